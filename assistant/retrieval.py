@@ -1,0 +1,370 @@
+"""Retrieval: a question in, the best passages out, within optional document and metadata filters.
+
+Three modes (``settings.retrieval_mode``):
+
+* ``dense``: cosine similarity of e5/MiniLM embeddings in Chroma (finds paraphrases, crosses languages);
+* ``bm25``: keyword search over the same chunks (``assistant.lexical``; finds exact terms and numbers);
+* ``hybrid`` (default): both, fused by weighted reciprocal rank fusion (RRF), plus a small
+  answer-type prior (a "what year" question prefers passages that contain a year).
+
+Then, in every mode, optional MMR re-ranking for diversity and a cap on passages per document.
+
+``Passage.score`` is the dense cosine similarity of query and passage whenever the dense side
+ran (``dense`` and ``hybrid``; passages found only by BM25 get their cosine computed from their
+stored vectors), so one calibrated relevance signal serves every mode that embeds the query
+(refusal thresholds, UI). In ``bm25`` mode it is the BM25 score. The order is always the mode's
+ranking; ``Retriever.search`` returns the component scores (fused, dense, BM25, ranks) as ``Hit``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from assistant.documents import Passage
+from assistant.lexical import LexicalIndex
+from assistant.settings import Settings
+from assistant.store import Store, UnknownDocument, passage_from
+
+ANSWER_PRIOR_WEIGHT = 0.5
+"""Bonus for a passage holding the kind of answer the question asks for (a year, a number), in
+units of one first-place vote of RRF (1 / (rrf_k + 1)). Half a vote moves a passage past near
+ties but not past a clearly better one; measured on ObliQA and LeCoQA dev (docs/retrieval.md)."""
+
+
+class EmptyQuery(ValueError):
+    """A blank question: nothing to search for."""
+
+
+def build_where(store: Store, documents: Sequence[str] | None, where: dict[str, Any] | None) -> dict[str, Any] | None:
+    """One Chroma filter from a document scope and a metadata filter; unknown ids are an error."""
+    clauses: list[dict[str, Any]] = []
+    if documents is not None:
+        ids = list(dict.fromkeys(documents))
+        known = {d.doc_id for d in store.documents()}
+        missing = [d for d in ids if d not in known]
+        if missing:
+            raise UnknownDocument(
+                f"unknown document id(s): {', '.join(missing)}; `assistant list` shows the stored ones")
+        clauses.append({"doc_id": {"$in": ids}} if len(ids) != 1 else {"doc_id": ids[0]})
+    if where:
+        clauses.append(where)
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+# --- fusion: pure functions on rankings ------------------------------------------------
+def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: int) -> dict[str, float]:
+    """Weighted reciprocal rank fusion: score(d) = sum over lists of weight / (k + rank of d), ranks from 1.
+
+    Rank-based, so BM25 scores and cosines need no common scale; ``k`` flattens the head of each
+    list (a larger k gives lower ranks relatively more say).
+    """
+    fused: dict[str, float] = {}
+    for ranking, weight in rankings:
+        if weight <= 0:
+            continue
+        for rank, item in enumerate(dict.fromkeys(ranking), 1):
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def order(scores: dict[str, float]) -> list[str]:
+    """Items by score, best first; ties keep insertion order (so the dense side wins a tie)."""
+    return sorted(scores, key=lambda item: -scores[item])
+
+
+# Answer-type prior. A question that asks for a time or a quantity is answered by a passage that
+# contains one; neither dense nor BM25 sees that (BM25 cannot match "year" to "2035").
+_TIME_QUESTION = re.compile(
+    r"\b(?:what|which|in what|by what)\s+(?:year|date|month|day|time)\b|\bby when\b|\buntil when\b|\bsince when\b"
+    r"|^\s*when\b|何时|什么时候|哪一年|哪年|几年|何年|什么时间|哪一天|几月|几号",
+    re.IGNORECASE,
+)
+_QUANTITY_QUESTION = re.compile(
+    r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|proportion|share|amount|number)\b|多少|几个|几项|几种|几次|多大|多长|多高|比例",
+    re.IGNORECASE,
+)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_TIME_ANSWER = re.compile(
+    rf"\b(?:1[5-9]\d\d|20\d\d)\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b"
+    r"|\d{4}-\d{1,2}-\d{1,2}|[0-9０-９〇零一二三四五六七八九]{4}年|\d{1,2}月\d{1,2}日|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日",
+    re.IGNORECASE,
+)
+_CN_ORDINAL = re.compile(r"第[一二三四五六七八九十百千零〇\d]+[条章节款项编]|[（(][一二三四五六七八九十\d]+[)）]")
+_QUANTITY_ANSWER = re.compile(
+    r"\d|[零〇一二两三四五六七八九十百千万亿]+(?:个|项|种|次|倍|元|万|亿|人|名|年|日|天|月|公里|米|吨|公顷|亩|%|％)"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|hundred|thousand"
+    r"|million|billion|percent)\b",
+    re.IGNORECASE,
+)
+
+
+def answer_type(query: str) -> str | None:
+    """'time' for when/what-year questions, 'quantity' for how-many/多少 ones, else None."""
+    if _TIME_QUESTION.search(query):
+        return "time"
+    if _QUANTITY_QUESTION.search(query):
+        return "quantity"
+    return None
+
+
+def has_answer_type(text: str, kind: str | None) -> bool:
+    """True when ``text`` contains an expression of the kind asked for (a year or date; a number).
+
+    Article and item numbers (第五十三条, （一）) are not quantities and are ignored.
+    """
+    if kind == "time":
+        return bool(_TIME_ANSWER.search(text))
+    if kind == "quantity":
+        return bool(_QUANTITY_ANSWER.search(_CN_ORDINAL.sub(" ", text)))
+    return False
+
+
+def mmr(relevance: Sequence[float], vectors: np.ndarray, k: int, lam: float) -> list[int]:
+    """Maximal marginal relevance: pick, one at a time, the candidate maximising
+    lam * relevance - (1 - lam) * (highest cosine to an already picked one). Returns positions.
+
+    ``relevance`` should be on a 0–1 scale (the caller normalises); ``vectors`` are unit rows.
+    """
+    n = len(relevance)
+    if n == 0 or k <= 0:
+        return []
+    rel = np.asarray(relevance, dtype=np.float32)
+    sims = vectors @ vectors.T if len(vectors) else np.zeros((n, n), dtype=np.float32)
+    picked: list[int] = []
+    closest = np.full(n, -np.inf, dtype=np.float32)
+    available = np.ones(n, dtype=bool)
+    while len(picked) < min(k, n):
+        redundancy = np.where(np.isfinite(closest), closest, 0.0)
+        gain = np.where(available, lam * rel - (1 - lam) * redundancy, -np.inf)
+        best = int(np.argmax(gain))
+        picked.append(best)
+        available[best] = False
+        closest = np.maximum(closest, sims[best])
+    return picked
+
+
+def cap_per_document(items: Sequence[str], doc_of: dict[str, str], cap: int | None) -> list[str]:
+    """Items in order, skipping any beyond ``cap`` from the same document (None: no cap)."""
+    if cap is None:
+        return list(items)
+    seen: dict[str, int] = {}
+    kept: list[str] = []
+    for item in items:
+        doc = doc_of.get(item, item)
+        if seen.get(doc, 0) < cap:
+            kept.append(item)
+            seen[doc] = seen.get(doc, 0) + 1
+    return kept
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with every signal that ranked it (for evaluation, debugging, the UI)."""
+
+    passage: Passage
+    rank_score: float  # what the order is by: fused RRF score (hybrid), cosine (dense) or BM25 (bm25)
+    dense: float | None  # cosine similarity, when known
+    lexical: float | None  # BM25 score, when the keyword side found it
+    dense_rank: int | None
+    lexical_rank: int | None
+    answer_type_match: bool = False
+
+
+@dataclass
+class _Candidate:
+    chunk_id: str
+    doc_id: str
+    passage: Passage | None = None
+    dense: float | None = None
+    lexical: float | None = None
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    vector: np.ndarray | None = None
+    answer_type_match: bool = False
+
+
+class Retriever:
+    """Finds passages for a query: dense, BM25 or hybrid (settings.retrieval_mode).
+
+    Args:
+        store: the Chroma store (source of truth for chunks, vectors and filters).
+        settings: retrieval knobs (mode, rrf_k, weights, candidates, mmr, mmr_lambda, max_per_document).
+        lexical: a keyword index to use; by default one persisted under data_dir/lexical/<collection>.
+        answer_prior: weight of the answer-type prior in hybrid mode (0 turns it off); default
+            ``settings.answer_prior`` when that field exists, else ANSWER_PRIOR_WEIGHT.
+    """
+
+    def __init__(self, store: Store, settings: Settings, *, lexical: LexicalIndex | None = None,
+                 answer_prior: float | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.lexical = lexical or LexicalIndex(store, settings.data_dir / "lexical" / settings.collection)
+        configured = getattr(settings, "answer_prior", None)  # a settings field once the lead adds it
+        self.answer_prior = answer_prior if answer_prior is not None else (
+            configured if configured is not None else ANSWER_PRIOR_WEIGHT)
+
+    # --- public API -------------------------------------------------------------------
+    def retrieve(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
+                 where: dict[str, Any] | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``query`` (default settings.top_k) within the filters."""
+        return [hit.passage for hit in self.search(query, k, documents, where)]
+
+    def search(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
+               where: dict[str, Any] | None = None, *, mode: str | None = None) -> list[Hit]:
+        """Like ``retrieve`` but with every score; ``mode`` overrides settings.retrieval_mode."""
+        if not query or not query.strip():
+            raise EmptyQuery("the question is empty; type what you want to find")
+        k = k or self.settings.top_k
+        if documents is not None and not documents:
+            return []
+        flt = build_where(self.store, documents, where)
+        mode = mode or self.settings.retrieval_mode
+        query = query.strip()
+        depth = max(k, self.settings.candidates) if (mode == "hybrid" or self._reranks()) else k
+        query_vector = self._embed(query) if mode in ("dense", "hybrid") else None
+        candidates: dict[str, _Candidate] = {}
+        if query_vector is not None:
+            self._add_dense(candidates, query_vector, depth, flt)
+        if mode in ("bm25", "hybrid"):
+            self._add_lexical(candidates, query, depth, flt)
+        ranked = self._rank(candidates, mode, query)
+        return self._finish(ranked, candidates, query_vector, k, mode)
+
+    # --- candidate generation ---------------------------------------------------------
+    def _reranks(self) -> bool:
+        return self.settings.mmr or self.settings.max_per_document is not None
+
+    def _embed(self, query: str) -> np.ndarray:
+        return np.asarray(self.store.embedder.encode([query], query=True)[0], dtype=np.float32)
+
+    def _add_dense(self, candidates: dict[str, _Candidate], vector: np.ndarray, depth: int,
+                   flt: dict[str, Any] | None) -> None:
+        for rank, passage in enumerate(self.store.search(vector.tolist(), depth, flt), 1):
+            candidates[passage.chunk_id] = _Candidate(passage.chunk_id, passage.doc_id, passage,
+                                                      dense=passage.score, dense_rank=rank)
+
+    def _add_lexical(self, candidates: dict[str, _Candidate], query: str, depth: int,
+                     flt: dict[str, Any] | None) -> None:
+        for rank, hit in enumerate(self.lexical.search(query, depth, flt), 1):
+            entry = candidates.setdefault(hit.chunk_id, _Candidate(hit.chunk_id, hit.doc_id))
+            entry.lexical, entry.lexical_rank = hit.score, rank
+
+    # --- ranking ----------------------------------------------------------------------
+    def _rank(self, candidates: dict[str, _Candidate], mode: str, query: str) -> dict[str, float]:
+        """The ordering score of every candidate under ``mode`` (higher is better)."""
+        if mode == "dense":
+            return {c.chunk_id: float(c.dense) for c in candidates.values() if c.dense is not None}
+        if mode == "bm25":
+            return {c.chunk_id: float(c.lexical) for c in candidates.values() if c.lexical is not None}
+        dense = sorted((c for c in candidates.values() if c.dense_rank), key=lambda c: c.dense_rank or 0)
+        lexical = sorted((c for c in candidates.values() if c.lexical_rank), key=lambda c: c.lexical_rank or 0)
+        fused = rrf([([c.chunk_id for c in dense], self.settings.dense_weight),
+                     ([c.chunk_id for c in lexical], self.settings.lexical_weight)], self.settings.rrf_k)
+        kind = answer_type(query) if self.answer_prior > 0 else None
+        if kind:
+            self._fill(candidates, [c for c in candidates.values() if c.passage is None], with_vectors=False)
+            bonus = self.answer_prior / (self.settings.rrf_k + 1)
+            for chunk, score in fused.items():
+                entry = candidates[chunk]
+                if entry.passage is not None and has_answer_type(entry.passage.text, kind):
+                    entry.answer_type_match = True
+                    fused[chunk] = score + bonus
+        return fused
+
+    def _finish(self, scores: dict[str, float], candidates: dict[str, _Candidate], query_vector: np.ndarray | None,
+                k: int, mode: str) -> list[Hit]:
+        """Apply MMR and the per-document cap, fetch what is missing, and build the hits."""
+        ranked = order(scores)
+        doc_of = {c: candidates[c].doc_id for c in ranked}
+        if self.settings.mmr and ranked:
+            ranked = self._mmr(ranked, scores, candidates, k)
+        ranked = cap_per_document(ranked, doc_of, self.settings.max_per_document)[:k]
+        chosen = [candidates[c] for c in ranked]
+        need_vectors = query_vector is not None
+        self._fill(chosen, [c for c in chosen if c.passage is None or (need_vectors and c.dense is None)],
+                   with_vectors=need_vectors)
+        hits: list[Hit] = []
+        for c in chosen:
+            if c.passage is None:  # deleted from the store since the keyword index was built
+                continue
+            if c.dense is None and query_vector is not None and c.vector is not None:
+                c.dense = float(np.dot(query_vector, c.vector))
+            score = c.dense if mode != "bm25" and c.dense is not None else (c.lexical or 0.0)
+            passage = c.passage if c.passage.score == score else _with_score(c.passage, score)
+            hits.append(Hit(passage, scores[c.chunk_id], c.dense, c.lexical, c.dense_rank, c.lexical_rank,
+                            c.answer_type_match))
+        return hits
+
+    def _mmr(self, ranked: list[str], scores: dict[str, float], candidates: dict[str, _Candidate],
+             k: int) -> list[str]:
+        pool = ranked[: max(k, self.settings.candidates)]
+        entries = [candidates[c] for c in pool]
+        self._fill(entries, [e for e in entries if e.vector is None], with_vectors=True)
+        usable = [e for e in entries if e.vector is not None]
+        if not usable:
+            return ranked
+        values = np.array([scores[e.chunk_id] for e in usable], dtype=np.float32)
+        low, high = float(values.min()), float(values.max())
+        relevance = (values - low) / (high - low) if high > low else np.ones_like(values)
+        picked = mmr(relevance.tolist(), np.vstack([e.vector for e in usable]), len(usable),
+                     self.settings.mmr_lambda)
+        return [usable[i].chunk_id for i in picked]
+
+    def _fill(self, all_entries: Any, missing: list[_Candidate], *, with_vectors: bool) -> None:
+        """Fetch passages (and vectors) of candidates from Chroma in one call."""
+        if not missing:
+            return
+        include = ["documents", "metadatas", "embeddings"] if with_vectors else ["documents", "metadatas"]
+        result = self.store.collection.get(ids=[c.chunk_id for c in missing], include=include)
+        by_id = {c.chunk_id: c for c in missing}
+        embeddings = result.get("embeddings") if with_vectors else None
+        for i, chunk in enumerate(result["ids"]):
+            entry = by_id[chunk]
+            if entry.passage is None:
+                entry.passage = passage_from(chunk, result["documents"][i], result["metadatas"][i], 0.0)
+            if embeddings is not None:
+                entry.vector = np.asarray(embeddings[i], dtype=np.float32)
+
+
+def _with_score(passage: Passage, score: float) -> Passage:
+    from dataclasses import replace
+
+    return replace(passage, score=float(score))
+
+
+class PolicyRetriever(BaseRetriever):
+    """LangChain retriever over the assistant's search (same modes, fusion and filters).
+
+    Returns LangChain Documents whose ``page_content`` is the passage text and whose metadata is
+    ``Passage.to_dict()`` without the text (doc_id, title, chunk_id, start, end, page, heading,
+    citation, score...). Build it with ``Assistant.as_retriever(k=..., documents=..., where=...)``
+    or directly: ``PolicyRetriever(retriever=Retriever(store, settings), k=5)``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    retriever: Retriever
+    k: int | None = None
+    documents: list[str] | None = None
+    where: dict[str, Any] | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        passages = self.retriever.retrieve(query, k=self.k, documents=self.documents, where=self.where)
+        return [to_langchain(p) for p in passages]
+
+
+def to_langchain(passage: Passage) -> LCDocument:
+    """A LangChain Document for a passage (metadata: everything but the text, plus the citation)."""
+    metadata = {key: value for key, value in passage.to_dict().items() if key != "text" and value is not None}
+    return LCDocument(page_content=passage.text, metadata=metadata, id=passage.chunk_id)

