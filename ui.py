@@ -20,12 +20,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     args = parser.parse_args(argv)
 
+    from assistant.embedding import EmbeddingUnavailable
     from assistant.service import Assistant
     from assistant.settings import Settings
-    from assistant.web import serve
+    from assistant.store import StoreError
+    from assistant.web import parse_auth, serve
 
-    assistant = Assistant(Settings.load(args.config))
-    serve(assistant, host=args.host, port=args.port, auth=args.auth, share=args.share)
+    try:
+        parse_auth(args.auth)  # a malformed --auth fails before any model is loaded
+        assistant = Assistant(Settings.load(args.config))
+        serve(assistant, host=args.host, port=args.port, auth=args.auth, share=args.share)
+    except (ValueError, StoreError, EmbeddingUnavailable, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

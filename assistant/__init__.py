@@ -6,10 +6,10 @@ Python API::
     passages = retrieve("By what year will the model city be built?", k=3)
 """
 
-from assistant.documents import Passage
+from assistant.documents import Answer, Citation, Passage
 from assistant.ingest import AddResult
-from assistant.service import Assistant, retrieve
+from assistant.service import Assistant, ask, retrieve
 from assistant.settings import Settings
 from assistant.store import StoredDocument
 
-__all__ = ["AddResult", "Assistant", "Passage", "Settings", "StoredDocument", "retrieve"]
+__all__ = ["AddResult", "Answer", "Assistant", "Citation", "Passage", "Settings", "StoredDocument", "ask", "retrieve"]

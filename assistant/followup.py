@@ -25,7 +25,9 @@ _EN_OPENER = re.compile(
     r"why\s+so|how\s+so|in\s+that\s+case)\b",
     re.I,
 )
-_EN_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|theirs|this|that|these|those|he|she|him|her|his|there|such)\b", re.I)
+_EN_PRONOUN = re.compile(
+    r"\b(?:it|its|they|them|their|theirs|this|that|these|those|he|she|him|her|his|there|such)\b", re.I
+)
 _ZH_OPENER = re.compile(r"^\s*(?:那么|那|还有|另外|此外|以及|并且|而且|而|那它|那他们|再|又|其)")
 _ZH_PRONOUN = re.compile(r"他们|她们|它们|他|她|它|其|这些|那些|这个|那个|这|此|该|上述|前者|后者")
 SHORT_TERMS = 2  # a question naming at most this many content words is treated as a follow-up

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from assistant.chunking import chunk_document
 from assistant.documents import Chunk, Document
 from assistant.loading import LoadError, discover, load_document
@@ -88,12 +90,8 @@ def add_paths(
     for item in pending:
         results.append(_store_one(store, settings, item, done, total, progress))
         done += len(item.chunks)
-    return sorted(results, key=lambda r: _order(files, r.path))
-
-
-def _order(files: Sequence[Path], path: str) -> int:
-    names = [str(f) for f in files]
-    return names.index(path) if path in names else -1
+    position = {str(f): i for i, f in enumerate(files)}  # results in the order of the files found
+    return sorted(results, key=lambda r: position.get(r.path, -1))
 
 
 def _prepare(store: Store, settings: Settings, path: Path, source: str | None,
@@ -138,13 +136,12 @@ def write_document(store: Store, settings: Settings, doc_id: str, document: Docu
     """Embed in batches and write chunks, then register the document (the commit point)."""
     store.delete_chunks(doc_id)  # leftovers of an interrupted run
     batch = settings.embedding_batch_size
-    vectors: list[list[float]] = []
+    parts: list[np.ndarray] = []
     for lo in range(0, len(chunks), batch):
-        texts = [c.text for c in chunks[lo:lo + batch]]
-        vectors.extend(store.embedder.encode(texts).tolist())
+        parts.append(store.embedder.encode([c.text for c in chunks[lo:lo + batch]]))
         if progress:
             progress(done + min(lo + batch, len(chunks)), total or len(chunks), document.title)
-    store.write_chunks(doc_id, document, chunks, vectors)
+    store.write_chunks(doc_id, document, chunks, np.concatenate(parts))
     store.commit_document(doc_id, document, digest, len(chunks), added_at=added_at)
 
 

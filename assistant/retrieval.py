@@ -19,7 +19,7 @@ ranking; ``Retriever.search`` returns the component scores (fused, dense, BM25, 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,20 @@ ANSWER_PRIOR_WEIGHT = 0.5
 """Bonus for a passage holding the kind of answer the question asks for (a year, a number), in
 units of one first-place vote of RRF (1 / (rrf_k + 1)). Half a vote moves a passage past near
 ties but not past a clearly better one; measured on ObliQA and LeCoQA dev (docs/retrieval.md)."""
+
+
+def embedding_text(title: str, heading_path: Sequence[str], text: str) -> str:
+    """What is embedded for a chunk: its document title and innermost heading, then its text.
+
+    A chunk rarely names its own document ("第五十三条 国家对长江流域重点水域实行严格捕捞管理…" never
+    says 长江保护法), so a question that names the law, above all in another language, misses it.
+    The label gives every chunk that context (contextual chunk headers). Measured on a store of
+    the Yangtze law and the Fisheries Law: "What does the Yangtze River Protection Law say about
+    fishing bans?" ranks 第五十三条 14th with bare chunks and 3rd with labelled ones.
+    """
+    parts = [p.strip() for p in heading_path if p and p.strip()]
+    label = " ".join(dict.fromkeys(x for x in (title.strip(), *parts[-1:]) if x))
+    return f"{label}\n{text}" if label else text
 
 
 class EmptyQuery(ValueError):
@@ -75,6 +89,22 @@ def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: int) -> dict[str, fl
             continue
         for rank, item in enumerate(dict.fromkeys(ranking), 1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def fuse(dense: Sequence[str], lexical: Sequence[str], *, rrf_k: int, dense_weight: float = 1.0,
+         lexical_weight: float = 1.0, boosted: Collection[str] = (), prior: float = 0.0) -> dict[str, float]:
+    """Hybrid ranking scores: weighted RRF of the two rankings, plus ``prior`` first-place votes
+    (``prior / (rrf_k + 1)``) for each ``boosted`` item (those holding the answer type asked for).
+
+    Pure, so the benchmark scripts tune exactly the function the assistant runs.
+    """
+    fused = rrf([(dense, dense_weight), (lexical, lexical_weight)], rrf_k)
+    if prior > 0:
+        bonus = prior / (rrf_k + 1)
+        for item in boosted:
+            if item in fused:
+                fused[item] += bonus
     return fused
 
 
@@ -221,8 +251,13 @@ class Retriever:
         return [hit.passage for hit in self.search(query, k, documents, where)]
 
     def search(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
-               where: dict[str, Any] | None = None, *, mode: str | None = None) -> list[Hit]:
-        """Like ``retrieve`` but with every score; ``mode`` overrides settings.retrieval_mode."""
+               where: dict[str, Any] | None = None, *, mode: str | None = None,
+               query_vector: Sequence[float] | np.ndarray | None = None) -> list[Hit]:
+        """Like ``retrieve`` but with every score.
+
+        ``mode`` overrides settings.retrieval_mode; ``query_vector`` is the query's embedding when
+        the caller already has it (benchmarks embed all questions in one batch).
+        """
         if not query or not query.strip():
             raise EmptyQuery("the question is empty; type what you want to find")
         k = k or self.settings.top_k
@@ -232,7 +267,12 @@ class Retriever:
         mode = mode or self.settings.retrieval_mode
         query = query.strip()
         depth = max(k, self.settings.candidates) if (mode == "hybrid" or self._reranks()) else k
-        query_vector = self._embed(query) if mode in ("dense", "hybrid") else None
+        if mode not in ("dense", "hybrid"):
+            query_vector = None
+        elif query_vector is None:
+            query_vector = self._embed(query)
+        else:
+            query_vector = np.asarray(query_vector, dtype=np.float32)
         candidates: dict[str, _Candidate] = {}
         if query_vector is not None:
             self._add_dense(candidates, query_vector, depth, flt)
@@ -269,18 +309,14 @@ class Retriever:
             return {c.chunk_id: float(c.lexical) for c in candidates.values() if c.lexical is not None}
         dense = sorted((c for c in candidates.values() if c.dense_rank), key=lambda c: c.dense_rank or 0)
         lexical = sorted((c for c in candidates.values() if c.lexical_rank), key=lambda c: c.lexical_rank or 0)
-        fused = rrf([([c.chunk_id for c in dense], self.settings.dense_weight),
-                     ([c.chunk_id for c in lexical], self.settings.lexical_weight)], self.settings.rrf_k)
         kind = answer_type(query) if self.answer_prior > 0 else None
         if kind:
-            self._fill(candidates, [c for c in candidates.values() if c.passage is None], with_vectors=False)
-            bonus = self.answer_prior / (self.settings.rrf_k + 1)
-            for chunk, score in fused.items():
-                entry = candidates[chunk]
-                if entry.passage is not None and has_answer_type(entry.passage.text, kind):
-                    entry.answer_type_match = True
-                    fused[chunk] = score + bonus
-        return fused
+            self._fill([c for c in candidates.values() if c.passage is None], with_vectors=False)
+            for entry in candidates.values():
+                entry.answer_type_match = entry.passage is not None and has_answer_type(entry.passage.text, kind)
+        return fuse([c.chunk_id for c in dense], [c.chunk_id for c in lexical], rrf_k=self.settings.rrf_k,
+                    dense_weight=self.settings.dense_weight, lexical_weight=self.settings.lexical_weight,
+                    boosted=[c.chunk_id for c in candidates.values() if c.answer_type_match], prior=self.answer_prior)
 
     def _finish(self, scores: dict[str, float], candidates: dict[str, _Candidate], query_vector: np.ndarray | None,
                 k: int, mode: str) -> list[Hit]:
@@ -292,7 +328,7 @@ class Retriever:
         ranked = cap_per_document(ranked, doc_of, self.settings.max_per_document)[:k]
         chosen = [candidates[c] for c in ranked]
         need_vectors = query_vector is not None
-        self._fill(chosen, [c for c in chosen if c.passage is None or (need_vectors and c.dense is None)],
+        self._fill([c for c in chosen if c.passage is None or (need_vectors and c.dense is None)],
                    with_vectors=need_vectors)
         hits: list[Hit] = []
         for c in chosen:
@@ -310,7 +346,7 @@ class Retriever:
              k: int) -> list[str]:
         pool = ranked[: max(k, self.settings.candidates)]
         entries = [candidates[c] for c in pool]
-        self._fill(entries, [e for e in entries if e.vector is None], with_vectors=True)
+        self._fill([e for e in entries if e.vector is None], with_vectors=True)
         usable = [e for e in entries if e.vector is not None]
         if not usable:
             return ranked
@@ -321,7 +357,7 @@ class Retriever:
                      self.settings.mmr_lambda)
         return [usable[i].chunk_id for i in picked]
 
-    def _fill(self, all_entries: Any, missing: list[_Candidate], *, with_vectors: bool) -> None:
+    def _fill(self, missing: list[_Candidate], *, with_vectors: bool) -> None:
         """Fetch passages (and vectors) of candidates from Chroma in one call."""
         if not missing:
             return

@@ -7,12 +7,13 @@ process (models load once, one Chroma client is reused) and every entry point be
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from assistant import ingest
-from assistant.documents import Passage
+from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder, make_embedder
 from assistant.ingest import AddResult, Progress
 from assistant.retrieval import Retriever
@@ -82,6 +83,34 @@ class Assistant:
         self.ensure_corpus()
         return self.retriever.retrieve(query, k=k, documents=documents, where=where)
 
+    @cached_property
+    def answerer(self) -> Any:
+        """Built on first question, so adding documents never pays for the answering stack."""
+        from assistant.answering import Answerer
+
+        return Answerer(self.settings, self.embedder, self._retrieve_for_answer)
+
+    def _retrieve_for_answer(self, query: str, k: int, documents: Sequence[str] | None) -> list[Passage]:
+        return self.retrieve(query, k=k, documents=documents)
+
+    def ask(self, question: str, history: list[dict[str, Any]] | None = None,
+            documents: Sequence[str] | None = None) -> Answer:
+        """Answer ``question`` from the documents, citing the exact supporting sentences.
+
+        Args:
+            question: in English or Chinese; a follow-up is resolved against ``history``.
+            history: earlier turns as ``{"role": "user"|"assistant", "content": str}`` dicts.
+            documents: doc ids to answer from (None: all documents).
+        """
+        self.ensure_corpus()
+        return self.answerer.ask(question, history=history, documents=documents)
+
+    def stream(self, question: str, history: list[dict[str, Any]] | None = None,
+               documents: Sequence[str] | None = None) -> Iterator[str | Answer]:
+        """Like ``ask`` but yields the answer text as it is produced, then the final ``Answer``."""
+        self.ensure_corpus()
+        return self.answerer.stream(question, history=history, documents=documents)
+
     def describe(self) -> dict[str, Any]:
         """What is in use, for the UI's settings panel and `assistant info`."""
         store = f"Chroma server {self.settings.chroma_host}:{self.settings.chroma_port}" if self.settings.server_mode \
@@ -108,6 +137,12 @@ def default_assistant() -> Assistant:
         if _default is None:
             _default = Assistant()
         return _default
+
+
+def ask(question: str, history: list[dict[str, Any]] | None = None,
+        documents: Sequence[str] | None = None) -> Answer:
+    """Module-level shortcut: ``Assistant().ask`` on the default settings."""
+    return default_assistant().ask(question, history=history, documents=documents)
 
 
 def retrieve(query: str, k: int = 5, documents: Sequence[str] | None = None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
@@ -92,6 +93,7 @@ class Store:
         self.docs_name = f"{settings.collection}_docs"
         self.vectors = self._open_vectors()
         self.registry = self.client.get_or_create_collection(self.docs_name, embedding_function=None)
+        self._marked_used = False
         if check_model:
             self.check_model()
 
@@ -145,8 +147,16 @@ class Store:
         self.collection.modify(metadata=metadata)
 
     # --- writing -----------------------------------------------------------------
-    def write_chunks(self, doc_id: str, document: Document, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
-        """Upsert chunks under deterministic ids, in batches under Chroma's limit."""
+    def write_chunks(self, doc_id: str, document: Document, chunks: Sequence[Chunk],
+                     vectors: np.ndarray | Sequence[Sequence[float]]) -> None:
+        """Upsert chunks under deterministic ids, in batches under Chroma's limit.
+
+        ``vectors`` may be a float32 matrix (what the embedders return): it goes to Chroma as is,
+        without a detour through Python lists of floats.
+        """
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if len(matrix) != len(chunks):
+            raise ValueError(f"{len(chunks)} chunks but {len(matrix)} vectors")
         ids = [chunk_id(doc_id, c.index) for c in chunks]
         metas = [_chunk_metadata(doc_id, document, c) for c in chunks]
         texts = [c.text for c in chunks]
@@ -154,7 +164,7 @@ class Store:
         for lo in range(0, len(chunks), step):
             hi = lo + step
             self.collection.upsert(ids=ids[lo:hi], documents=texts[lo:hi], metadatas=metas[lo:hi],
-                                   embeddings=[list(v) for v in vectors[lo:hi]])
+                                   embeddings=matrix[lo:hi])
 
     def commit_document(self, doc_id: str, document: Document, content_hash: str, n_chunks: int,
                         added_at: str | None = None) -> None:
@@ -237,12 +247,17 @@ class Store:
         return not metadata.get("used") and self.registry.count() == 0
 
     def mark_used(self) -> None:
-        self.registry.modify(metadata={"used": True})
+        """Record that documents were added once (a flag that is never unset, so written once per Store)."""
+        if not self._marked_used:
+            self.registry.modify(metadata={"used": True})
+            self._marked_used = True
 
     def search(self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[Passage]:
-        """Nearest chunks by cosine similarity (score = 1 - cosine distance)."""
-        if self.collection.count() == 0:
-            return []
+        """Nearest chunks by cosine similarity (score = 1 - cosine distance).
+
+        No count() first: an empty collection simply yields no hits, and in server mode every
+        extra call is a network round trip on the query path.
+        """
         hits = self.vectors.similarity_search_by_vector_with_relevance_scores(list(vector), k=k, filter=where)
         return [passage_from(doc.id or "", doc.page_content, doc.metadata, 1.0 - distance) for doc, distance in hits]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import StoredDocument, StoreError, UnknownDocument
 
+log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent / "web_assets"
 EXAMPLES: tuple[str, ...] = (
     "By what year will the model city be built?",
@@ -137,7 +139,9 @@ def render_answer(turn: int, answer: Answer, question: str = "") -> str:
     warnings_html = f'<ul class="warnings">{warnings}</ul>' if warnings else ""
     if answer.grounded:
         badge = f'<span class="badge grounded">Answer from the documents · {esc(answer.mode)}</span>'
-        sources = _sources_list(turn, "Sources", [_citation_item(turn, c) for c in answer.citations])
+        first_per_marker = {c.marker: c for c in reversed(answer.citations)}
+        items = [_citation_item(turn, first_per_marker[m]) for m in sorted(first_per_marker)]
+        sources = _sources_list(turn, "Sources", items)
         css = "answer grounded"
     else:
         badge = f'<span class="badge refused">{REFUSAL_BADGE}</span>'
@@ -208,24 +212,42 @@ def render_panel_placeholder() -> str:
 
 
 def highlight_span(passage: Passage, start: int | None, end: int | None, quote: str = "") -> str:
-    """The passage text, escaped, with the cited span (document offsets) wrapped in <mark>.
+    """The passage text, escaped, with one cited span (document offsets) wrapped in <mark>."""
+    if start is None or end is None:
+        return esc(passage.text)
+    return highlight_spans(passage, [(start, end, quote)])
 
-    Falls back to finding the quote in the passage if the offsets do not point inside it.
+
+def highlight_spans(passage: Passage, spans: Sequence[tuple[int, int, str]]) -> str:
+    """The passage text, escaped, with every cited span (document offsets) wrapped in <mark>.
+
+    A span whose offsets do not point at its quote inside the passage is found by its quote
+    instead; one that cannot be found is left unmarked rather than marking the wrong words.
     """
     text = passage.text
-    if start is None or end is None:
-        return esc(text)
-    lo, hi = start - passage.start, end - passage.start
-    if not (0 <= lo < hi <= len(text)) or (quote and text[lo:hi] != quote):
-        found = text.find(quote) if quote else -1
-        if found < 0:
-            return esc(text)
-        lo, hi = found, found + len(quote)
-    return f"{esc(text[:lo])}<mark>{esc(text[lo:hi])}</mark>{esc(text[hi:])}"
+    located: list[tuple[int, int]] = []
+    for start, end, quote in spans:
+        lo, hi = start - passage.start, end - passage.start
+        if not (0 <= lo < hi <= len(text)) or (quote and text[lo:hi] != quote):
+            found = text.find(quote) if quote else -1
+            if found < 0:
+                continue
+            lo, hi = found, found + len(quote)
+        located.append((lo, hi))
+    pieces: list[str] = []
+    cursor = 0
+    for lo, hi in sorted(located):
+        lo = max(lo, cursor)
+        if lo >= hi:
+            continue  # overlaps a span already marked
+        pieces.append(f"{esc(text[cursor:lo])}<mark>{esc(text[lo:hi])}</mark>")
+        cursor = hi
+    pieces.append(esc(text[cursor:]))
+    return "".join(pieces)
 
 
-def render_panel(passage: Passage, *, kicker: str, start: int | None = None, end: int | None = None,
-                 quote: str = "", document: StoredDocument | None = None) -> str:
+def render_panel(passage: Passage, *, kicker: str, spans: Sequence[tuple[int, int, str]] = (),
+                 document: StoredDocument | None = None) -> str:
     """The side panel: which document the passage comes from, and the passage with its span marked."""
     language = passage.language or (document.language if document else "")
     rows = [("Cited as", passage.cite()), ("Source", passage.source or (document.source if document else "")),
@@ -238,7 +260,7 @@ def render_panel(passage: Passage, *, kicker: str, start: int | None = None, end
     if passage.score:
         rows.append(("Relevance", f"{passage.score:.3f}"))
     details = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows if v)
-    body = highlight_span(passage, start, end, quote)
+    body = highlight_spans(passage, spans)
     return (f'<div class="panel" data-doc="{esc(passage.doc_id)}" data-chunk="{esc(passage.chunk_id)}">'
             f'<div class="panel-kicker">{esc(kicker)}</div><div class="panel-title">{esc(passage.title)}</div>'
             f'<dl>{details}</dl><blockquote class="passage" lang="{esc(language)}">{body}</blockquote></div>')
@@ -372,6 +394,9 @@ class WebApp:
                 yield render_conversation(turns), turns, gr.skip(), gr.skip()
         except (ValueError, StoreError, KeyError) as exc:  # EmptyQuery, UnknownDocument, store problems
             turns[-1] = replace(current, error=str(exc) or exc.__class__.__name__)
+        except Exception as exc:  # the page must show a failure, not hang on "Searching…"
+            log.exception("answering %r failed", question)
+            turns[-1] = replace(current, error=f"internal error ({exc.__class__.__name__}); see the server log")
         if turns[-1].answer is None and not turns[-1].error:
             turns[-1] = replace(turns[-1], error="the assistant returned no answer")
         yield render_conversation(turns), turns, gr.skip(), gr.skip()
@@ -383,19 +408,19 @@ class WebApp:
         """Render the passage behind a clicked marker ("c", marker number) or listed passage ("p", index)."""
         data = getattr(evt, "_data", None) or {}
         try:
-            turn = turns[int(data.get("turn", -1))]
-            index = int(data.get("index", -1))
-        except (IndexError, TypeError, ValueError):
+            position, index = int(data.get("turn", -1)), int(data.get("index", -1))
+        except (TypeError, ValueError):
             return render_panel_placeholder()
-        answer = turn.answer
+        answer = turns[position].answer if 0 <= position < len(turns) else None
         if answer is None:
             return render_panel_placeholder()
         if data.get("kind") == "c":
-            citation = next((c for c in answer.citations if c.marker == index), None)
-            if citation is None:
+            cited = [c for c in answer.citations if c.marker == index]  # one marker may quote several spans
+            if not cited:
                 return render_panel_placeholder()
-            return render_panel(citation.passage, kicker=f"Source [{citation.marker}]", start=citation.start,
-                                end=citation.end, quote=citation.quote, document=self._stored(citation.passage.doc_id))
+            passage = cited[0].passage
+            spans = [(c.start, c.end, c.quote) for c in cited if c.passage.chunk_id == passage.chunk_id]
+            return render_panel(passage, kicker=f"Source [{index}]", spans=spans, document=self._stored(passage.doc_id))
         if 0 <= index < len(answer.passages):
             passage = answer.passages[index]
             kicker = "Nearest passage" if not answer.grounded else "Retrieved passage"
@@ -438,6 +463,7 @@ class WebApp:
         def report(done: int, total: int, message: str) -> None:
             progress((done, total), desc=f"Embedding {message}", unit="chunks")
 
+        progress(0.0, desc=f"Reading and chunking {_count(len(files or []), 'file')}")
         return render_upload_results(self.add_files(files or [], report))
 
     def add_files(self, files: Sequence[str], progress: Callable[[int, int, str], None] | None = None
@@ -488,6 +514,7 @@ class WebApp:
         def report(done: int, total: int, message: str) -> None:
             progress((done, total), desc=f"Re-indexing {message}", unit="chunks")
 
+        progress(0.0, desc="Re-chunking the stored texts")
         total = self.assistant.reindex(progress=report)
         count = len(self.assistant.documents())
         return render_notice(f"Re-indexed {count} documents into {total} chunks.", "ok")
@@ -573,7 +600,7 @@ def _chat_column(settings: Settings) -> dict[str, Any]:
         ui["question"] = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False, lines=1,
                                     max_lines=6, scale=6, elem_id="question", autofocus=True)
         ui["send"] = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="send")
-        ui["new_chat"] = gr.Button("New chat", scale=1, min_width=110, elem_id="new-chat")
+        ui["new_chat"] = gr.Button("New chat", scale=1, min_width=130, elem_id="new-chat")
     ui["scope"] = gr.Dropdown(choices=[], value=[], multiselect=True, label="Only search these documents",
                               info="Leave empty to search all documents.", elem_id="scope")
     with gr.Accordion("Answer settings", open=False, elem_id="answer-settings"):
@@ -600,7 +627,7 @@ def _documents_tab(settings: Settings) -> DocumentsTab:
     access = gr.HTML(elem_id="access-note")
     upload = gr.File(file_count="multiple", elem_id="upload", height=150,
                      label=f"Add documents (.txt .md .pdf .docx .html), up to {settings.max_upload_mb:g} MB each")
-    results = gr.HTML(elem_id="upload-results")
+    results = gr.HTML(elem_id="upload-results", min_height=70)  # room for the progress bar while adding
     gr.HTML("<h3 style=\"margin:8px 0 0\">Stored documents</h3>")
     table = gr.HTML(js_on_load=DOCUMENTS_JS, elem_id="documents-table")
     with gr.Group(visible=False, elem_id="confirm-delete-box") as confirm_box:
@@ -611,7 +638,7 @@ def _documents_tab(settings: Settings) -> DocumentsTab:
     with gr.Row():
         reindex = gr.Button("Re-index all", size="sm", elem_id="reindex")
         refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
-    status = gr.HTML(elem_id="documents-status")
+    status = gr.HTML(elem_id="documents-status", min_height=50)
     return DocumentsTab(access, upload, results, table, confirm_box, confirm_text, yes, no, reindex, refresh, status)
 
 

