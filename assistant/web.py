@@ -12,10 +12,10 @@ Build with :func:`build_app`, run with :func:`serve` (``python ui.py`` / ``assis
 from __future__ import annotations
 
 import html
-import inspect
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -365,11 +365,10 @@ class WebApp:
             raise gr.Error("Only administrators can add, delete or re-index documents.")
 
     # --- chat -------------------------------------------------------------------
-    def answer_options(self, k: float | None, mode: str | None) -> dict[str, Any]:
-        """Keyword arguments for ask/stream: passage count and answer mode, where the API accepts them."""
-        wanted = {"k": int(k) if k else None, "mode": mode or None}
-        params = inspect.signature(self.assistant.stream).parameters
-        return {key: value for key, value in wanted.items() if key in params and value is not None}
+    @staticmethod
+    def answer_options(k: float | None, mode: str | None) -> dict[str, Any]:
+        """Keyword arguments for ask/stream from the UI controls (unset ones fall back to settings)."""
+        return {"k": int(k) if k else None, "mode": mode or None}
 
     def respond(self, question: str, turns: list[Turn], scope: list[str] | None, k: float | None,
                 mode: str | None) -> Iterator[tuple[Any, ...]]:
@@ -735,6 +734,8 @@ def serve(assistant: Assistant, *, host: str | None = None, port: int | None = N
         settings = settings.model_copy(update={"auth": auth or None})
     credentials = parse_auth(settings.auth)
     assistant.ensure_corpus()  # index the shipped corpus now rather than on the first page load
+    # Load the Chinese segmenter and dictionary in the background, not on the first Chinese question.
+    threading.Thread(target=assistant.warm_up, name="warm-up", daemon=True).start()
     app = build_app(assistant, settings)
     app.queue(default_concurrency_limit=4)
     app.launch(server_name=host or settings.host, server_port=port or settings.port, share=share,

@@ -11,8 +11,9 @@ Figures on tests/data/shipped_corpus_questions.json:
   citation precision  citations whose quote is verbatim in the cited passage AND equals the document text
                     at [start:end] (target 100%)
   refusal precision / recall  "refused" = grounded False; positives are the unanswerable questions
-  latency           ask() wall time per question, p50/p95, after one warm-up question (which loads
-                    jieba and the CC-CEDICT lexicon, ~1-2 s once per process)
+  latency           ask() wall time per question, p50/p95, after Answerer.warm_up() (jieba and the
+                    CC-CEDICT lexicon, ~2 s once per process) and one warm-up question; split into the
+                    retrieval part (the retrieve() call inside ask) and the answering part (the rest)
 Results go to bench/out/results/answers.json (and are printed).
 """
 
@@ -53,27 +54,55 @@ def shipped_assistant(data_dir: Path) -> Assistant:
     return assistant
 
 
+class TimedRetrieve:
+    """The assistant's retrieve(), timing each call, so ask() time splits into retrieval + answering."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.last = 0.0
+
+    def __call__(self, query: str, k: int, documents: Any = None) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.assistant.retrieve(query, k=k, documents=documents)
+        finally:
+            self.last = time.perf_counter() - started
+
+
+def timed_asks(answerer: Answerer, retrieve: TimedRetrieve, questions: list[str]) -> tuple[dict[str, Any], list]:
+    """ask() each question once: total, retrieval and answering (total minus retrieval) latencies."""
+    total, retrieval, answers = [], [], []
+    for question in questions:
+        started = time.perf_counter()
+        answers.append(answerer.ask(question))
+        total.append(time.perf_counter() - started)
+        retrieval.append(retrieve.last)
+    answering = [t - r for t, r in zip(total, retrieval, strict=True)]
+    return {"ask": summary_ms(total), "retrieval_part": summary_ms(retrieval),
+            "answering_part": summary_ms(answering)}, list(zip(answers, total, strict=True))
+
+
 def evaluate(assistant: Assistant, labelled: dict[str, Any]) -> dict[str, Any]:
     """Run every labelled question once through a fresh Answerer; quality figures and latencies."""
-    answerer = Answerer(assistant.settings, assistant.embedder, assistant.retrieve)
+    retrieve = TimedRetrieve(assistant)
+    answerer = Answerer(assistant.settings, assistant.embedder, retrieve)
+    answerer.warm_up()  # jieba and CC-CEDICT, as the app does at start-up
     answerer.ask(WARM_UP)
     texts = {d.doc_id: assistant.store.text_of(d.doc_id) for d in assistant.store.documents()}
-    seconds: list[float] = []
+    items = [(kind, item) for kind in ("answerable", "unanswerable") for item in labelled[kind]]
+    latency, results = timed_asks(answerer, retrieve, [item["question"] for _, item in items])
     rows: list[dict[str, Any]] = []
     citations = exact = 0
-    for kind in ("answerable", "unanswerable"):
-        for item in labelled[kind]:
-            started = time.perf_counter()
-            answer = answerer.ask(item["question"])
-            seconds.append(time.perf_counter() - started)
-            for c in answer.citations:
-                citations += 1
-                exact += c.quote in c.passage.text and texts[c.passage.doc_id][c.start:c.end] == c.quote
-            row = {"id": item["id"], "kind": kind, "grounded": answer.grounded, "answer": answer.text}
-            if kind == "answerable":
-                row["correct"] = answer.grounded and item["fact"] in answer.text and any(
-                    c.passage.paragraph == item["paragraph"] and item["fact"] in c.quote for c in answer.citations)
-            rows.append(row)
+    for (kind, item), (answer, seconds) in zip(items, results, strict=True):
+        for c in answer.citations:
+            citations += 1
+            exact += c.quote in c.passage.text and texts[c.passage.doc_id][c.start:c.end] == c.quote
+        row = {"id": item["id"], "kind": kind, "grounded": answer.grounded, "answer": answer.text,
+               "ms": round(seconds * 1000, 1)}
+        if kind == "answerable":
+            row["correct"] = answer.grounded and item["fact"] in answer.text and any(
+                c.passage.paragraph == item["paragraph"] and item["fact"] in c.quote for c in answer.citations)
+        rows.append(row)
     answerable = [r for r in rows if r["kind"] == "answerable"]
     refused = [r for r in rows if not r["grounded"]]
     true_refusals = [r for r in refused if r["kind"] == "unanswerable"]
@@ -88,7 +117,7 @@ def evaluate(assistant: Assistant, labelled: dict[str, Any]) -> dict[str, Any]:
         "refusal_recall": round(len(true_refusals) / len(unanswerable), 3),
         "wrongly_answered": [r["id"] for r in unanswerable if r["grounded"]],
         "wrongly_refused": [r["id"] for r in answerable if not r["grounded"]],
-        "latency": summary_ms(seconds),
+        "latency": latency,
         "rows": rows,
     }
 
@@ -101,7 +130,7 @@ def calibrate(assistant: Assistant, labelled: dict[str, Any]) -> dict[str, Any]:
         for item in labelled[kind]:
             passages = assistant.retrieve(item["question"], k=8)
             weighted, found = candidates(analyze(item["question"]), passages)
-            ranked = score(weighted, found, vectors, item["question"], threshold=-math.inf)
+            ranked = score(weighted, found, vectors, item["question"], threshold=-math.inf, embed_all=True)
             best[kind].append((ranked[0].relevance if ranked else -math.inf, item["id"]))
     lowest = min(best["answerable"])
     highest = max(best["unanswerable"])
@@ -117,28 +146,38 @@ def calibrate(assistant: Assistant, labelled: dict[str, Any]) -> dict[str, Any]:
 
 
 def large_store_latency(size: int, questions: int) -> dict[str, Any]:
-    """ask() and retrieve() latency on the benchmark store of ``size`` chunks (ObliQA test questions)."""
+    """ask() latency on the benchmark store of ``size`` chunks, split into retrieval and answering.
+
+    ObliQA test questions, each asked once (the embedder caches query vectors). Two runs on disjoint
+    questions: the calibrated threshold (most ObliQA questions are refused, usually without embedding
+    a sentence), and the threshold disabled (every question is answered: the cost of an answer).
+    """
     settings = store_settings("embedded", size)
     if not Path(settings.data_dir).is_dir():
         return {"skipped": f"no store at {settings.data_dir}; run python bench/build_store.py --size {size}"}
     assistant = Assistant(settings)
-    chunks = assistant.store.count_chunks()
-    answerer = Answerer(settings, assistant.embedder, assistant.retrieve)
-    asked = obliqa_questions("test", limit=questions)
-    answerer.ask(asked[0])
-    assistant.retrieve(asked[0], k=answerer.k)
-    ask_s: list[float] = []
-    retrieve_s: list[float] = []
-    grounded = 0
-    for question in asked[1:]:
+    retrieve = TimedRetrieve(assistant)
+    answerer = Answerer(settings, assistant.embedder, retrieve)
+    always = Answerer(settings.model_copy(update={"refusal_threshold": -1e9}), assistant.embedder, retrieve)
+    asked = obliqa_questions("test", limit=questions + 1)
+    answerer.warm_up()
+    answerer.ask(asked[0])  # warm-up: store, keyword index, model
+    half = len(asked[1:]) // 2
+    default, results = timed_asks(answerer, retrieve, asked[1:1 + half])
+    answering, _ = timed_asks(always, retrieve, asked[1 + half:])
+    grounded = sum(a.grounded for a, _ in results)
+    return {"chunks": assistant.store.count_chunks(), "grounded_with_default_threshold": f"{grounded}/{half}",
+            "default_threshold": default, "threshold_disabled": answering}
+
+
+def encode_yardstick(assistant: Assistant) -> float:
+    """Median ms to embed one 40-character sentence now: the load-dependent unit every figure scales with."""
+    samples = []
+    for i in range(7):
         started = time.perf_counter()
-        assistant.retrieve(question, k=answerer.k)
-        retrieve_s.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        grounded += answerer.ask(question).grounded
-        ask_s.append(time.perf_counter() - started)
-    return {"chunks": chunks, "questions": len(ask_s), "grounded": grounded,
-            "ask": summary_ms(ask_s), "retrieve_only": summary_ms(retrieve_s)}
+        assistant.embedder.encode([f"The model city will be built by 20{30 + i}."])
+        samples.append((time.perf_counter() - started) * 1000)
+    return round(sorted(samples)[len(samples) // 2], 1)
 
 
 def main() -> None:
@@ -151,6 +190,7 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine_facts()}
     with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:
         assistant = shipped_assistant(Path(tmp))
+        result["encode_one_short_sentence_ms"] = encode_yardstick(assistant)
         result["labelled_set"] = evaluate(assistant, labelled)
         if args.calibrate:
             result["calibration"] = calibrate(assistant, labelled)

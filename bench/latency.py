@@ -44,6 +44,25 @@ def timed(fn, items):  # type: ignore[no-untyped-def]
     return durations, outputs
 
 
+def after_write_ms(assistant) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The first retrieve() after a one-paragraph document is added (then removed again): what a user
+    waits for when someone else has just changed the store (the keyword index catches up)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        note = Path(tmp) / "bench-note.txt"
+        note.write_text("Benchmark note\n\nA short note added to measure the first query after a write.\n")
+        added = assistant.add(note)[0]
+        start = time.perf_counter()
+        assistant.retrieve("How should a Relevant Person report suspicious activity?")
+        after_add = time.perf_counter() - start
+        assistant.remove(added.doc_id)
+        start = time.perf_counter()
+        assistant.retrieve("What records must an Authorised Person keep about its clients?")
+        after_remove = time.perf_counter() - start
+    return {"after_add": round(after_add * 1000, 1), "after_remove": round(after_remove * 1000, 1)}
+
+
 def run(size: int, mode: str, server: tuple[str, int] | None, server_pid: int | None, args: argparse.Namespace) -> dict:
     from assistant.service import Assistant
 
@@ -77,6 +96,7 @@ def run(size: int, mode: str, server: tuple[str, int] | None, server_pid: int | 
         path.write_text(profiler.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
         print(f"profile written to {path}")
     embed_s, _ = timed(lambda q: assistant.embedder.encode([q], query=True), floor_q)
+    after_write = after_write_ms(assistant) if args.after_write else None
     result = {
         "size": size, "mode": mode, "chunks": chunks, "open_s": round(open_s, 2),
         "first_retrieve_ms": round(first_retrieve[0] * 1000, 1), "first_ask_ms": round(first_ask[0] * 1000, 1),
@@ -85,6 +105,8 @@ def run(size: int, mode: str, server: tuple[str, int] | None, server_pid: int | 
         "ask_modes": sorted({a.mode for a in answers}),
         "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(),
     }
+    if after_write:
+        result["retrieve_after_a_write_ms"] = after_write
     if server_pid:
         result.update(server_rss_mb=rss_mb(server_pid), server_peak_rss_mb=peak_rss_mb(server_pid))
     return result
@@ -98,6 +120,8 @@ def main() -> None:
     parser.add_argument("--asks", type=int, default=100, help="further questions timed with ask()")
     parser.add_argument("--floor", type=int, default=100, help="further questions timed as bare query embeddings")
     parser.add_argument("--profile", action="store_true", help="profile the timed loops with pyinstrument")
+    parser.add_argument("--after-write", action="store_true",
+                        help="also time the first retrieve() after a document is added and after it is removed")
     args = parser.parse_args()
     facts = machine_facts()
     if args.mode == "server":

@@ -271,6 +271,8 @@ def test_bad_questions_and_scopes_are_clear_errors(corpus_assistant: Assistant) 
     for blank in ("", "   ", "\n\t"):
         with pytest.raises(EmptyQuery):
             ans.ask(blank)
+        with pytest.raises(EmptyQuery):
+            ans.stream(blank)  # raised on the call, before iterating
     with pytest.raises(UnknownDocument):
         ans.ask(MODEL_CITY, documents=["no-such-document"])
     empty_scope = ans.ask(MODEL_CITY, documents=[])

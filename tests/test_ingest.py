@@ -146,7 +146,7 @@ def test_first_use_of_an_empty_store_indexes_the_shipped_corpus(make_assistant):
     assistant = make_assistant(auto_index_corpus=True)
     passages = assistant.retrieve("model city for the protection of the Yangtze River", k=1)
     assert passages and "Yangtze" in passages[0].text
-    assert [d.title for d in assistant.documents()][0].startswith("Continue to break the ice")
+    assert next(d.title for d in assistant.documents()).startswith("Continue to break the ice")
 
 
 def test_reindex_rebuilds_from_stored_texts_with_another_model(make_assistant, make_settings, tmp_path):

@@ -63,12 +63,12 @@ def test_first_chinese_tokenization_prints_nothing() -> None:
     assert "捕捞" in result.stdout.split()
 
 
-def test_index_text_carries_the_heading() -> None:
+def test_index_text_is_the_chunk_text_alone() -> None:
     from assistant.documents import Passage
 
     passage = Passage("国家对长江流域重点水域实行严格捕捞管理。", 0.0, "d", "中华人民共和国长江保护法", "d:00001",
                       0, 10, heading="中华人民共和国长江保护法 > 第五章 > 第五十三条")
-    assert index_text(passage).startswith("中华人民共和国长江保护法 > 第五章 > 第五十三条\n")
+    assert index_text(passage) == passage.text
 
 
 # --- the index kept in step with the store ---------------------------------------------

@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import SecretStr
 
-from assistant.answering import REFUSAL, Answerer
+from assistant.answering import CANDIDATE_PASSAGES, REFUSAL, Answerer
 from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder
 from assistant.llm import (
@@ -56,8 +56,7 @@ def scripted(reply: str) -> GenericFakeChatModel:
 
 def numbered(assistant: Assistant, question: str = QUESTION) -> dict[str, int]:
     """The prompt number of each passage the answerer will show the model, keyed by a text snippet."""
-    passages = assistant.retrieve(question, k=Answerer(assistant.settings, assistant.embedder,
-                                                       assistant.retrieve).k)
+    passages = assistant.retrieve(question, k=max(assistant.settings.top_k, CANDIDATE_PASSAGES))
     return {p.text: i for i, p in enumerate(passages, 1)}
 
 
