@@ -15,7 +15,6 @@ hybrid retrieval fuses both. This module is the BM25 side:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -25,7 +24,7 @@ import shutil
 import threading
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -359,14 +358,3 @@ def tokenize(text: str) -> list[str]:
 
 
 _DEFAULT_TOKENIZER = Tokenizer()
-
-
-def clear_directory(directory: Path) -> None:
-    """Delete a persisted index (used when a store is reset)."""
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(directory)
-
-
-def distinct(items: Iterable[str]) -> list[str]:
-    """Items in first-seen order without repeats."""
-    return list(dict.fromkeys(items))

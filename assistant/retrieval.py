@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -374,8 +374,6 @@ class Retriever:
 
 
 def _with_score(passage: Passage, score: float) -> Passage:
-    from dataclasses import replace
-
     return replace(passage, score=float(score))
 
 
