@@ -324,7 +324,8 @@ def joins_tightly(left: str, right: str) -> bool:
     if not left or not right:
         return True
     end = left[-1]
-    return detect_language(end) == "zh" or end in _CJK_PUNCT or (end == "]" and detect_language(right[:1]) == "zh")
+    first = right.lstrip("…“‘「『（(")[:1]  # a trimmed quote starts with an ellipsis, a quote may open a bracket
+    return detect_language(end) == "zh" or end in _CJK_PUNCT or (end == "]" and detect_language(first) == "zh")
 
 
 def attach_marker(body: str, markers: str) -> str:

@@ -33,6 +33,7 @@ from assistant.documents import Passage
 from assistant.lexical import LexicalIndex
 from assistant.settings import Settings
 from assistant.store import Store, UnknownDocument, passage_from
+from assistant.text import detect_language
 
 ANSWER_PRIOR_WEIGHT = 0.5
 """Bonus for a passage holding the kind of answer the question asks for (a year, a number), in
@@ -76,6 +77,7 @@ def build_where(store: Store, documents: Sequence[str] | None, where: dict[str, 
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+
 # --- fusion: pure functions on rankings ------------------------------------------------
 def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: int) -> dict[str, float]:
     """Weighted reciprocal rank fusion: score(d) = sum over lists of weight / (k + rank of d), ranks from 1.
@@ -93,13 +95,15 @@ def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: int) -> dict[str, fl
 
 
 def fuse(dense: Sequence[str], lexical: Sequence[str], *, rrf_k: int, dense_weight: float = 1.0,
-         lexical_weight: float = 1.0, boosted: Collection[str] = (), prior: float = 0.0) -> dict[str, float]:
-    """Hybrid ranking scores: weighted RRF of the two rankings, plus ``prior`` first-place votes
-    (``prior / (rrf_k + 1)``) for each ``boosted`` item (those holding the answer type asked for).
+         lexical_weight: float = 1.0, boosted: Collection[str] = (), prior: float = 0.0,
+         extra: Sequence[tuple[Sequence[str], float]] = ()) -> dict[str, float]:
+    """Hybrid ranking scores: weighted RRF of the two rankings (and any ``extra`` weighted rankings),
+    plus ``prior`` first-place votes (``prior / (rrf_k + 1)``) for each ``boosted`` item (those
+    holding the answer type asked for).
 
     Pure, so the benchmark scripts tune exactly the function the assistant runs.
     """
-    fused = rrf([(dense, dense_weight), (lexical, lexical_weight)], rrf_k)
+    fused = rrf([(dense, dense_weight), (lexical, lexical_weight), *extra], rrf_k)
     if prior > 0:
         bonus = prior / (rrf_k + 1)
         for item in boosted:
@@ -243,6 +247,7 @@ class Retriever:
         configured = getattr(settings, "answer_prior", None)  # a settings field once the lead adds it
         self.answer_prior = answer_prior if answer_prior is not None else (
             configured if configured is not None else ANSWER_PRIOR_WEIGHT)
+        self._language_cache: tuple[str | None, set[str]] = (None, set())
 
     # --- public API -------------------------------------------------------------------
     def retrieve(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
@@ -278,8 +283,49 @@ class Retriever:
             self._add_dense(candidates, query_vector, depth, flt)
         if mode in ("bm25", "hybrid"):
             self._add_lexical(candidates, query, depth, flt)
-        ranked = self._rank(candidates, mode, query)
+        extra = self._other_languages(candidates, query, query_vector, depth, flt) if mode == "hybrid" else []
+        ranked = self._rank(candidates, mode, query, extra)
         return self._finish(ranked, candidates, query_vector, k, mode)
+
+    def warm_up(self) -> None:
+        """Bring the keyword index in step with the store now, not on the first question."""
+        self.lexical.search("warm up", 1, None)
+
+    # --- cross-language search ----------------------------------------------------------
+    def _languages(self) -> set[str]:
+        """Languages of the stored documents, re-read only when the store changed."""
+        revision = self.store.revision()
+        if self._language_cache[0] != revision:
+            self._language_cache = (revision, {d.language for d in self.store.documents()})
+        return self._language_cache[1]
+
+    def _other_languages(self, candidates: dict[str, _Candidate], query: str, vector: np.ndarray | None,
+                         depth: int, flt: dict[str, Any] | None) -> list[tuple[list[str], float]]:
+        """Extra rankings from the stored languages other than the question's.
+
+        Same-language pairs score a few hundredths higher in cosine and BM25 only matches the
+        question's own language, so in a mixed store the other language's passages never reach
+        the head of either list. Searching each other language on its own (dense within it, and
+        BM25 with the question's dictionary translation) gives its best passages their own votes.
+        """
+        own = detect_language(query)
+        rankings: list[tuple[list[str], float]] = []
+        for language in sorted(self._languages() - {own}):
+            scoped = _and(flt, {"language": language})
+            if vector is not None:
+                found = self.store.search(vector.tolist(), depth, scoped)
+                for passage in found:
+                    entry = candidates.setdefault(passage.chunk_id, _Candidate(passage.chunk_id, passage.doc_id))
+                    entry.passage = entry.passage or passage
+                    entry.dense = passage.score if entry.dense is None else entry.dense
+                rankings.append(([p.chunk_id for p in found], self.settings.dense_weight))
+            translated = translate_query(query, language)
+            if translated:
+                hits = self.lexical.search(translated, depth, scoped)
+                for hit in hits:
+                    candidates.setdefault(hit.chunk_id, _Candidate(hit.chunk_id, hit.doc_id))
+                rankings.append(([h.chunk_id for h in hits], self.settings.lexical_weight))
+        return rankings
 
     # --- candidate generation ---------------------------------------------------------
     def _reranks(self) -> bool:
@@ -301,7 +347,8 @@ class Retriever:
             entry.lexical, entry.lexical_rank = hit.score, rank
 
     # --- ranking ----------------------------------------------------------------------
-    def _rank(self, candidates: dict[str, _Candidate], mode: str, query: str) -> dict[str, float]:
+    def _rank(self, candidates: dict[str, _Candidate], mode: str, query: str,
+              extra: Sequence[tuple[Sequence[str], float]] = ()) -> dict[str, float]:
         """The ordering score of every candidate under ``mode`` (higher is better)."""
         if mode == "dense":
             return {c.chunk_id: float(c.dense) for c in candidates.values() if c.dense is not None}
@@ -316,7 +363,8 @@ class Retriever:
                 entry.answer_type_match = entry.passage is not None and has_answer_type(entry.passage.text, kind)
         return fuse([c.chunk_id for c in dense], [c.chunk_id for c in lexical], rrf_k=self.settings.rrf_k,
                     dense_weight=self.settings.dense_weight, lexical_weight=self.settings.lexical_weight,
-                    boosted=[c.chunk_id for c in candidates.values() if c.answer_type_match], prior=self.answer_prior)
+                    boosted=[c.chunk_id for c in candidates.values() if c.answer_type_match], prior=self.answer_prior,
+                    extra=extra)
 
     def _finish(self, scores: dict[str, float], candidates: dict[str, _Candidate], query_vector: np.ndarray | None,
                 k: int, mode: str) -> list[Hit]:
@@ -371,6 +419,22 @@ class Retriever:
                 entry.passage = passage_from(chunk, result["documents"][i], result["metadatas"][i], 0.0)
             if embeddings is not None:
                 entry.vector = np.asarray(embeddings[i], dtype=np.float32)
+
+
+def _and(flt: dict[str, Any] | None, clause: dict[str, Any]) -> dict[str, Any]:
+    return clause if not flt else {"$and": [flt, clause]}
+
+
+def translate_query(query: str, language: str) -> str:
+    """The question's salient words in ``language``, through the bilingual dictionary (for BM25)."""
+    from assistant.relevance import analyze
+
+    terms = analyze(query).terms
+    if language == "zh":
+        words = [form for term in terms for form in term.chinese_forms()]
+    else:
+        words = [stem for term in terms for stems in term.english for stem in stems]
+    return " ".join(dict.fromkeys(words))
 
 
 def _with_score(passage: Passage, score: float) -> Passage:

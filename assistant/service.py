@@ -93,6 +93,7 @@ class Assistant:
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (Chinese segmenter, dictionary, keyword index)."""
         self.answerer.warm_up()
+        self.retriever.warm_up()
 
     def _retrieve_for_answer(self, query: str, k: int, documents: Sequence[str] | None) -> list[Passage]:
         return self.retrieve(query, k=k, documents=documents)

@@ -25,6 +25,7 @@ from assistant.embedding import Embedder
 from assistant.settings import Settings
 
 _UNIT_VECTOR = [1.0]  # the registry is looked up by id and filter only, never by similarity
+READ_PAGE = 5000  # records per read: under SQLite's variable limit, and bounded responses from a server
 
 
 class StoreError(RuntimeError):
@@ -225,6 +226,14 @@ class Store:
                         language=str(meta["language"]), metadata=json.loads(str(meta.get("extra") or "{}")),
                         pages=pages)
 
+    def known_ids(self, doc_ids: Iterable[str]) -> set[str]:
+        """Which of ``doc_ids`` are registered: one lookup by id, without reading every entry."""
+        wanted = list(dict.fromkeys(doc_ids))
+        found: set[str] = set()
+        for lo in range(0, len(wanted), READ_PAGE):
+            found.update(self.registry.get(ids=wanted[lo:lo + READ_PAGE], include=[])["ids"])
+        return found
+
     def documents(self) -> list[StoredDocument]:
         result = self.registry.get(include=["metadatas"])
         docs = [_stored(i, m) for i, m in zip(result["ids"], result["metadatas"], strict=True)]
@@ -262,11 +271,27 @@ class Store:
         return [passage_from(doc.id or "", doc.page_content, doc.metadata, 1.0 - distance) for doc, distance in hits]
 
     def get_chunks(self, where: dict[str, Any] | None = None, ids: Iterable[str] | None = None) -> list[Passage]:
-        """Chunks by filter or id, score 0 (for the keyword index and for showing a passage)."""
-        result = self.collection.get(where=where, ids=list(ids) if ids is not None else None,
-                                     include=["documents", "metadatas"])
-        return [passage_from(i, t, m, 0.0)
-                for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+        """Chunks by filter or id, score 0 (for the keyword index and for showing a passage).
+
+        Read in pages: one unbounded ``get`` of a large collection fails in embedded Chroma
+        ("too many SQL variables" at 100k chunks) and is one huge response from a server.
+        """
+        include: Any = ["documents", "metadatas"]
+        pages: list[dict[str, Any]] = []
+        if ids is not None:
+            wanted = list(ids)
+            for lo in range(0, len(wanted), READ_PAGE):
+                pages.append(self.collection.get(ids=wanted[lo:lo + READ_PAGE], where=where, include=include))
+        else:
+            offset = 0
+            while True:
+                page = self.collection.get(where=where, limit=READ_PAGE, offset=offset, include=include)
+                pages.append(page)
+                if len(page["ids"]) < READ_PAGE:
+                    break
+                offset += READ_PAGE
+        return [passage_from(i, t, m, 0.0) for page in pages
+                for i, t, m in zip(page["ids"], page["documents"], page["metadatas"], strict=True)]
 
 
 def chunk_id(doc_id: str, index: int) -> str:

@@ -333,3 +333,11 @@ def test_law_corpus_still_refuses_what_it_does_not_say(law_assistant: Assistant)
         assert not ans.ask(question).grounded, question
     mixed = ans.ask(MODEL_CITY)
     assert mixed.grounded and "2035" in mixed.text
+
+
+def test_chinese_quotes_run_on_without_spaces_even_after_a_trimmed_start():
+    from assistant.answering import joins_tightly
+
+    assert joins_tightly("…砂石。[1]", "…收购、销售砂石。")
+    assert joins_tightly("砂石。[1]", "「禁止」捕捞。")
+    assert not joins_tightly("by 2035. [1]", "…the plenary session.")
