@@ -96,6 +96,7 @@ def run(size: int, mode: str, server: tuple[str, int] | None, server_pid: int | 
         path.write_text(profiler.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
         print(f"profile written to {path}")
     embed_s, _ = timed(lambda q: assistant.embedder.encode([q], query=True), floor_q)
+    memory = {"rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}  # open + queries, before any write
     after_write = after_write_ms(assistant) if args.after_write else None
     result = {
         "size": size, "mode": mode, "chunks": chunks, "open_s": round(open_s, 2),
@@ -103,10 +104,11 @@ def run(size: int, mode: str, server: tuple[str, int] | None, server_pid: int | 
         "retrieve": summary_ms(retrieve_s), "ask": summary_ms(ask_s), "query_embedding": summary_ms(embed_s),
         "ask_grounded_share": round(sum(a.grounded for a in answers) / len(answers), 3) if answers else None,
         "ask_modes": sorted({a.mode for a in answers}),
-        "rss_mb": rss_mb(), "peak_rss_mb": peak_rss_mb(),
+        **memory,
     }
     if after_write:
         result["retrieve_after_a_write_ms"] = after_write
+        result["peak_rss_mb_after_writes"] = peak_rss_mb()  # includes the keyword index rebuilds
     if server_pid:
         result.update(server_rss_mb=rss_mb(server_pid), server_peak_rss_mb=peak_rss_mb(server_pid))
     return result

