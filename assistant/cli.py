@@ -24,8 +24,8 @@ def _progress_bar(description: str) -> tuple[Callable[[int, int, str], None], Ca
         if "bar" not in bar:
             bar["bar"] = tqdm(total=total, desc=description, unit="chunk", file=sys.stderr, leave=False)
         bar["bar"].total = total
-        bar["bar"].n = done
-        bar["bar"].set_postfix_str(message[:40], refresh=True)
+        bar["bar"].set_postfix_str(message[:40], refresh=False)
+        bar["bar"].update(done - bar["bar"].n)  # update() (not setting n) keeps tqdm's rate and ETA right
 
     def close() -> None:
         if "bar" in bar:
@@ -125,6 +125,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant.evaluation import run_eval
+
+    return run_eval(args, Settings.load(args.config, **({"data_dir": args.data_dir} if args.data_dir else {})))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="Ask questions about policy texts, with citations.")
     parser.add_argument("--config", help="TOML settings file (default: $ASSISTANT_CONFIG)")
@@ -162,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", help="require sign-in: 'user:password[,user:password...]'")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.set_defaults(func=cmd_serve)
+
+    from assistant.evaluation import add_eval_arguments
+
+    p = sub.add_parser("eval", help="measure retrieval on a benchmark (Recall@k, MRR@10, nDCG@10, latency)")
+    add_eval_arguments(p)
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("reindex", help="rebuild all chunks and vectors from the stored texts")
     p.set_defaults(func=cmd_reindex)

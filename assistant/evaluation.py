@@ -349,8 +349,8 @@ def build_index(dataset: Dataset, settings: Settings, embedder: Any, *, progress
     the same fingerprint is reused as is; a different one is deleted first; an unfinished one
     with the same fingerprint is resumed (groups already committed are skipped).
     """
+    from assistant.embedding import embedding_text
     from assistant.ingest import content_hash
-    from assistant.retrieval import embedding_text
     from assistant.store import Store
 
     say = log or (lambda _m: None)

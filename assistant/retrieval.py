@@ -35,25 +35,6 @@ from assistant.settings import Settings
 from assistant.store import Store, UnknownDocument, passage_from
 from assistant.text import detect_language
 
-ANSWER_PRIOR_WEIGHT = 0.5
-"""Bonus for a passage holding the kind of answer the question asks for (a year, a number), in
-units of one first-place vote of RRF (1 / (rrf_k + 1)). Half a vote moves a passage past near
-ties but not past a clearly better one; measured on ObliQA and LeCoQA dev (docs/retrieval.md)."""
-
-
-def embedding_text(title: str, heading_path: Sequence[str], text: str) -> str:
-    """What is embedded for a chunk: its document title and innermost heading, then its text.
-
-    A chunk rarely names its own document ("第五十三条 国家对长江流域重点水域实行严格捕捞管理…" never
-    says 长江保护法), so a question that names the law, above all in another language, misses it.
-    The label gives every chunk that context (contextual chunk headers). Measured on a store of
-    the Yangtze law and the Fisheries Law: "What does the Yangtze River Protection Law say about
-    fishing bans?" ranks 第五十三条 14th with bare chunks and 3rd with labelled ones.
-    """
-    parts = [p.strip() for p in heading_path if p and p.strip()]
-    label = " ".join(dict.fromkeys(x for x in (title.strip(), *parts[-1:]) if x))
-    return f"{label}\n{text}" if label else text
-
 
 class EmptyQuery(ValueError):
     """A blank question: nothing to search for."""
@@ -236,7 +217,7 @@ class Retriever:
         settings: retrieval knobs (mode, rrf_k, weights, candidates, mmr, mmr_lambda, max_per_document).
         lexical: a keyword index to use; by default one persisted under data_dir/lexical/<collection>.
         answer_prior: weight of the answer-type prior in hybrid mode (0 turns it off); default
-            ``settings.answer_prior`` when that field exists, else ANSWER_PRIOR_WEIGHT.
+            ``settings.answer_prior``.
     """
 
     def __init__(self, store: Store, settings: Settings, *, lexical: LexicalIndex | None = None,
@@ -244,9 +225,7 @@ class Retriever:
         self.store = store
         self.settings = settings
         self.lexical = lexical or LexicalIndex(store, settings.data_dir / "lexical" / settings.collection)
-        configured = getattr(settings, "answer_prior", None)  # a settings field once the lead adds it
-        self.answer_prior = answer_prior if answer_prior is not None else (
-            configured if configured is not None else ANSWER_PRIOR_WEIGHT)
+        self.answer_prior = answer_prior if answer_prior is not None else settings.answer_prior
         self._language_cache: tuple[str | None, set[str]] = (None, set())
 
     # --- public API -------------------------------------------------------------------

@@ -83,6 +83,14 @@ class Assistant:
         self.ensure_corpus()
         return self.retriever.retrieve(query, k=k, documents=documents, where=where)
 
+    def as_retriever(self, *, k: int | None = None, documents: Sequence[str] | None = None,
+                     where: dict[str, Any] | None = None) -> Any:
+        """A LangChain ``BaseRetriever`` over the same hybrid search and filters, for anyone's chain."""
+        from assistant.retrieval import PolicyRetriever
+
+        self.ensure_corpus()
+        return PolicyRetriever(retriever=self.retriever, k=k, documents=documents, where=where)
+
     @cached_property
     def answerer(self) -> Any:
         """Built on first question, so adding documents never pays for the answering stack."""

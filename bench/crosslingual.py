@@ -48,9 +48,10 @@ from common import ROOT, STORES, machine_facts, save_result
 
 from assistant.answering import FRAMING, REFUSAL, Answerer
 from assistant.documents import Answer, Passage
+from assistant.embedding import embedding_text
 from assistant.lexical import tokenize
 from assistant.relevance import analyze
-from assistant.retrieval import answer_type, embedding_text, has_answer_type, order, rrf
+from assistant.retrieval import answer_type, has_answer_type, order, rrf
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import passage_from
