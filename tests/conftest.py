@@ -10,7 +10,9 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +33,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a server the tests started, killing it if it does not stop in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@contextmanager
+def running_app(data_dir: Path, embedder: Embedder, **overrides: Any) -> Iterator[tuple[str, Assistant]]:
+    """The real web app on a free loopback port, over a fresh embedded store holding the shipped corpus."""
+    from assistant.web import serve
+
+    values: dict[str, Any] = {"data_dir": data_dir, "collection": f"web{uuid.uuid4().hex[:10]}",
+                              "auto_index_corpus": True, **overrides}
+    assistant = Assistant(Settings(**values), embedder=embedder)
+    port = free_port()
+    app = serve(assistant, host="127.0.0.1", port=port, block=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", assistant
+    finally:
+        app.close()
 
 
 def wait_for_http(url: str, timeout: float = 60.0) -> None:
@@ -86,11 +113,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat")
         yield "127.0.0.1", port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import free_port
+from conftest import running_app
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from assistant.documents import Answer, Citation, Passage
 from assistant.embedding import Embedder
 from assistant.service import Assistant
-from assistant.settings import Settings
 from assistant.web import (
     EXAMPLES,
     REFUSAL_BADGE,
@@ -34,7 +30,6 @@ from assistant.web import (
     parse_auth,
     render_answer,
     render_documents,
-    serve,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -53,20 +48,6 @@ HOSTILE = (
 
 
 # --------------------------------------------------------------------------- fixtures and helpers
-
-
-@contextmanager
-def running_app(data_dir: Path, embedder: Embedder, **overrides: Any) -> Iterator[tuple[str, Assistant]]:
-    """The real web app on a free loopback port, over a fresh embedded store holding the shipped corpus."""
-    values: dict[str, Any] = {"data_dir": data_dir, "collection": f"web{uuid.uuid4().hex[:10]}",
-                              "auto_index_corpus": True, **overrides}
-    assistant = Assistant(Settings(**values), embedder=embedder)
-    port = free_port()
-    app = serve(assistant, host="127.0.0.1", port=port, block=False, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/", assistant
-    finally:
-        app.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,38 +6,19 @@ import os
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, free_port, wait_for_http
+from conftest import ROOT, free_port, running_app, stop_process, wait_for_http
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from assistant.embedding import Embedder
 from assistant.service import Assistant
-from assistant.settings import Settings
-from assistant.web import serve
 
 QUESTION = "By what year will the model city be built?"
-
-
-@contextmanager
-def running_app(data_dir: Path, embedder: Embedder, **overrides: Any) -> Iterator[tuple[str, Assistant]]:
-    """The real web app on a free loopback port, over a fresh embedded store holding the shipped corpus."""
-    values: dict[str, Any] = {"data_dir": data_dir, "collection": f"web{uuid.uuid4().hex[:10]}",
-                              "auto_index_corpus": True, **overrides}
-    assistant = Assistant(Settings(**values), embedder=embedder)
-    port = free_port()
-    app = serve(assistant, host="127.0.0.1", port=port, block=False, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/", assistant
-    finally:
-        app.close()
 
 
 def client(url: str, auth: tuple[str, str] | None = None) -> Client:
@@ -185,11 +166,7 @@ def test_ui_launcher_serves_the_corpus_on_loopback_only(tmp_path: Path) -> None:
         passages = client(f"http://127.0.0.1:{port}/").predict(query=QUESTION, k=2, api_name="/retrieve")
         assert any("2035" in p["text"] for p in passages)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
     output = (tmp_path / "ui.log").read_text()
     assert f"http://127.0.0.1:{port}" in output
