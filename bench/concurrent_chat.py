@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, default=0.0, help="mean think time between a user's questions (s)")
+    parser.add_argument("--tag", default="", help="suffix of the result file (e.g. 'spin' for an OpenMP variant)")
     args = parser.parse_args()
     facts = machine_facts()
     if args.mode == "server":
@@ -143,6 +144,8 @@ def main() -> None:
         result = run(args.size, args.mode, None, args)
     result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     name = f"concurrent-{args.mode}-{args.size}-u{args.users}-think{args.think:g}"
+    name += f"-{args.tag}" if args.tag else ""
+    result["omp_env"] = {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_"))}
     save_result(name, {**result, "machine": facts})
 
 

@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the timed loops with pyinstrument")
     parser.add_argument("--after-write", action="store_true",
                         help="also time the first retrieve() after a document is added and after it is removed")
+    parser.add_argument("--tag", default="", help="suffix of the result file (e.g. 'spin' for an OpenMP variant)")
     args = parser.parse_args()
     facts = machine_facts()
     if args.mode == "server":
@@ -132,7 +133,9 @@ def main() -> None:
     else:
         result = run(args.size, args.mode, None, None, args)
     result["loadavg_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
-    save_result(f"latency-{args.mode}-{args.size}", {**result, "machine": facts, "packages_checked": PACKAGES})
+    name = f"latency-{args.mode}-{args.size}" + (f"-{args.tag}" if args.tag else "")
+    result["omp_env"] = {k: v for k, v in __import__("os").environ.items() if k.startswith(("OMP_", "GOMP_"))}
+    save_result(name, {**result, "machine": facts, "packages_checked": PACKAGES})
 
 
 if __name__ == "__main__":

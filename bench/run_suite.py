@@ -40,11 +40,19 @@ STEPS: dict[str, list[str]] = {
                                    "--think", "3"],
     "chat-server-10000-think0": [PY, "bench/concurrent_chat.py", "--size", "10000", "--mode", "server"],
 }
+# The same measurements with libgomp's default spinning instead of the passive wait the app sets.
+SPIN = {"GOMP_SPINCOUNT": "300000"}
+VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "latency-embedded-100000-spin": ([*STEPS["latency-embedded-100000"][:-1], "--tag", "spin"], SPIN),
+    "latency-embedded-10000-spin": ([*STEPS["latency-embedded-10000"][:-1], "--tag", "spin"], SPIN),
+    "chat-embedded-10000-think0-spin": (STEPS["chat-embedded-10000-think0"] + ["--tag", "spin"], SPIN),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", choices=sorted(STEPS), help="steps to run (default: all, in order)")
+    parser.add_argument("--only", nargs="*", choices=sorted([*STEPS, *VARIANTS]),
+                        help="steps to run (default: all of STEPS, in order)")
     parser.add_argument("--max-load", type=float, default=1.5)
     parser.add_argument("--wait", type=float, default=1200, help="longest wait for a quiet machine per step (s)")
     args = parser.parse_args()
@@ -54,8 +62,10 @@ def main() -> None:
         load_before = wait_for_quiet(args.max_load, args.wait)
         started = time.time()
         print(f"== {name} (load {load_before})", flush=True)
-        done = subprocess.run(STEPS[name], cwd=ROOT, capture_output=True, text=True)
-        entry = {"step": name, "command": " ".join(["python", *STEPS[name][1:]]), "returncode": done.returncode,
+        command, extra = VARIANTS[name] if name in VARIANTS else (STEPS[name], {})
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **extra})
+        shown = " ".join([*(f"{k}={v}" for k, v in extra.items()), "python", *command[1:]])
+        entry = {"step": name, "command": shown, "returncode": done.returncode,
                  "load_before": load_before, "load_after": round(os.getloadavg()[0], 2),
                  "seconds": round(time.time() - started, 1), "at": time.strftime("%H:%M:%S", time.localtime(started)),
                  "stdout_tail": done.stdout[-1500:], "stderr_tail": done.stderr[-1500:] if done.returncode else ""}
