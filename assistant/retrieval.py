@@ -32,7 +32,7 @@ from pydantic import ConfigDict
 from assistant.documents import Passage
 from assistant.lexical import LexicalIndex
 from assistant.settings import Settings
-from assistant.store import Store, UnknownDocument, passage_from
+from assistant.store import Store, UnknownDocument, doc_id_of, passage_from
 from assistant.text import detect_language
 
 
@@ -292,12 +292,11 @@ class Retriever:
         for language in sorted(self._languages() - {own}):
             scoped = _and(flt, {"language": language})
             if vector is not None:
-                found = self.store.search(vector.tolist(), depth, scoped)
-                for passage in found:
-                    entry = candidates.setdefault(passage.chunk_id, _Candidate(passage.chunk_id, passage.doc_id))
-                    entry.passage = entry.passage or passage
-                    entry.dense = passage.score if entry.dense is None else entry.dense
-                rankings.append(([p.chunk_id for p in found], self.settings.dense_weight))
+                found = self.store.nearest(vector, depth, scoped)
+                for chunk, similarity in found:
+                    entry = candidates.setdefault(chunk, _Candidate(chunk, doc_id_of(chunk)))
+                    entry.dense = similarity if entry.dense is None else entry.dense
+                rankings.append(([chunk for chunk, _ in found], self.settings.dense_weight))
             translated = translate_query(query, language)
             if translated:
                 hits = self.lexical.search(translated, depth, scoped)
@@ -315,9 +314,9 @@ class Retriever:
 
     def _add_dense(self, candidates: dict[str, _Candidate], vector: np.ndarray, depth: int,
                    flt: dict[str, Any] | None) -> None:
-        for rank, passage in enumerate(self.store.search(vector.tolist(), depth, flt), 1):
-            candidates[passage.chunk_id] = _Candidate(passage.chunk_id, passage.doc_id, passage,
-                                                      dense=passage.score, dense_rank=rank)
+        """Ids and similarities only: texts are read later, for the passages actually returned."""
+        for rank, (chunk, similarity) in enumerate(self.store.nearest(vector, depth, flt), 1):
+            candidates[chunk] = _Candidate(chunk, doc_id_of(chunk), dense=similarity, dense_rank=rank)
 
     def _add_lexical(self, candidates: dict[str, _Candidate], query: str, depth: int,
                      flt: dict[str, Any] | None) -> None:

@@ -30,6 +30,8 @@ STEPS: dict[str, list[str]] = {
     "latency-embedded-1000": [PY, "bench/latency.py", "--size", "1000", "--mode", "embedded"],
     "latency-embedded-10000": [PY, "bench/latency.py", "--size", "10000", "--mode", "embedded", "--after-write"],
     "latency-embedded-100000": [PY, "bench/latency.py", "--size", "100000", "--mode", "embedded", "--after-write"],
+    "breakdown-embedded-100000": [PY, "bench/retrieve_breakdown.py", "--size", "100000", "--mode", "embedded"],
+    "breakdown-server-100000": [PY, "bench/retrieve_breakdown.py", "--size", "100000", "--mode", "server"],
     "latency-server-1000": [PY, "bench/latency.py", "--size", "1000", "--mode", "server"],
     "latency-server-10000": [PY, "bench/latency.py", "--size", "10000", "--mode", "server", "--after-write"],
     "latency-server-100000": [PY, "bench/latency.py", "--size", "100000", "--mode", "server", "--after-write"],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from assistant.store import EmbeddingMismatch, Store, chunk_id
+from assistant.store import EmbeddingMismatch, Store, chunk_id, doc_id_of
 from tests.conftest import CORPUS, YANGTZE_LAW
 
 
@@ -63,12 +64,18 @@ def test_writes_are_batched_under_chromas_limit(make_assistant, monkeypatch):
     assert assistant.store.count_chunks() == result.chunks
 
 
-def test_search_scores_are_cosine_similarities_best_first(corpus_assistant):
+def test_nearest_gives_cosine_similarities_best_first(corpus_assistant):
     vector = corpus_assistant.embedder.encode(["Yangtze River model city"], query=True)[0]
-    hits = corpus_assistant.store.search(vector.tolist(), k=3)
-    scores = [h.score for h in hits]
-    assert scores == sorted(scores, reverse=True)
+    hits = corpus_assistant.store.nearest(vector, k=3)
+    scores = [score for _, score in hits]
+    assert len(hits) == 3 and scores == sorted(scores, reverse=True)
     assert all(0.0 < s <= 1.0 for s in scores)
+    stored = corpus_assistant.store.get_chunks(ids=[chunk for chunk, _ in hits])
+    vectors = corpus_assistant.store.collection.get(ids=[chunk for chunk, _ in hits], include=["embeddings"])
+    by_id = dict(zip(vectors["ids"], vectors["embeddings"], strict=True))
+    for chunk, score in hits:  # the score is the cosine of the query and the stored vector
+        assert abs(float(np.dot(vector, by_id[chunk])) - score) < 1e-4
+    assert {doc_id_of(chunk) for chunk, _ in hits} <= {p.doc_id for p in stored}
 
 
 def test_document_round_trips_through_the_registry(corpus_assistant):

@@ -102,6 +102,20 @@ def ask(page: Page, question: str) -> Locator:
     return wait_for_answer(page, count + 1)
 
 
+def set_slider(page: Page, selector: str, value: int) -> None:
+    """Type a value into a Gradio slider's number box and wait until the range input shows it.
+
+    The slider renders when its accordion opens; a value typed before the component has settled can
+    be overwritten by its initial value (seen once in CI), so the test waits for both inputs to agree.
+    """
+    box = page.locator(f"{selector} input[type=number]")
+    expect(box).to_be_visible()
+    box.fill(str(value))
+    box.press("Tab")
+    expect(page.locator(f"{selector} input[type=range]")).to_have_value(str(value))
+    expect(box).to_have_value(str(value))
+
+
 def go_to_documents(page: Page) -> None:
     page.get_by_role("tab", name="Documents").click()
     page.wait_for_selector("#documents-table tr[data-doc]")
@@ -250,8 +264,7 @@ def test_settings_show_the_embedding_model_store_and_answer_options(page: Page,
 def test_passage_slider_sets_how_many_passages_the_answer_uses(page: Page, served: tuple[str, Assistant]) -> None:
     open_app(page, served[0])
     page.get_by_text("Answer settings").click()
-    page.locator("#top-k input[type=number]").fill("2")
-    page.locator("#top-k input[type=number]").press("Enter")
+    set_slider(page, "#top-k", 2)
     answer = ask(page, "What is the price of green tea in Lima's central market?")
     expect(answer).to_have_class(re.compile(r"\brefusal\b"))
     listed = answer.locator(".sources button.source").count()
