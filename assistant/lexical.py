@@ -1,4 +1,4 @@
-"""Keyword search: a BM25 index (bm25s) beside Chroma, tokenized per language, kept in step with the store.
+"""Keyword search: a BM25 index beside Chroma, tokenized per language, kept in step with the store incrementally.
 
 Dense vectors miss exact terms (rule numbers, names, rare words) and BM25 misses paraphrase, so
 hybrid retrieval fuses both. This module is the BM25 side:
@@ -6,33 +6,40 @@ hybrid retrieval fuses both. This module is the BM25 side:
 * ``Tokenizer`` turns English and Chinese (and mixed) text into index terms: Latin runs are
   lower-cased, stripped of English stop words and Snowball-stemmed (PyStemmer); CJK runs are
   segmented by jieba in search mode (words plus their sub-words, so 长江保护法 also matches 保护法).
-* ``LexicalIndex`` holds the BM25 model for one Chroma collection. Chroma stays the source of
-  truth: the index records the store's ``revision()`` stamp and is rebuilt from the stored chunks
-  whenever the stamp differs (a write by this or any other process), checked once per query.
-  It is persisted under ``data_dir/lexical/<collection>/`` so a restart does not re-tokenize
-  an unchanged store.
+* ``Postings`` is the BM25 model itself (Lucene variant): term counts in immutable segments plus
+  a live-row mask, so documents can be added and deleted without re-indexing the rest, and
+  scores always equal those of an index built from scratch on the live rows.
+* ``LexicalIndex`` keeps one store's postings in step with Chroma, the source of truth: on a
+  changed revision stamp (a write by this or any other process, checked once per query) it
+  tokenizes only the chunks of documents registered since it last looked and deletes the rows of
+  documents removed. It is persisted under ``data_dir/lexical/<collection>/``, so a restart
+  does not re-tokenize the store, and catches up from there.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import threading
 import unicodedata
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import bm25s
 import numpy as np
+from scipy import sparse
 
 from assistant.documents import Passage
+from assistant.store import epoch_of
 
 if TYPE_CHECKING:
     from assistant.store import Store
@@ -154,24 +161,140 @@ class BM25Params:
 
     k1: float = 0.9
     b: float = 0.75
-    method: str = "lucene"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"k1": self.k1, "b": self.b, "method": self.method}
+        return {"k1": self.k1, "b": self.b, "variant": "lucene"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Term counts of a run of rows added together (rows × terms known when it was built); never modified."""
+
+    start: int  # its first row in the index
+    counts: sparse.csc_matrix
+    name: str = field(default_factory=lambda: f"seg-{uuid.uuid4().hex[:16]}")  # its file, once saved
+
+
+class Postings:
+    """BM25 (Lucene variant) over rows that come and go, without re-indexing what stayed.
+
+    Term counts live in immutable segments (one sparse rows × terms matrix per batch of added
+    rows); deleting rows clears their live bit. Scores are computed at query time from live rows
+    only (their number, average length and each term's document frequency), so an index grown by
+    additions and deletions ranks exactly like one built from scratch on the same rows. Every
+    change returns a new ``Postings`` that shares the unchanged segments, so readers never lock.
+    """
+
+    def __init__(self, vocab: dict[str, int] | None = None, segments: tuple[Segment, ...] = (),
+                 lengths: np.ndarray | None = None, live: np.ndarray | None = None) -> None:
+        self.vocab = vocab if vocab is not None else {}
+        self.segments = segments  # in row order
+        self.lengths = lengths if lengths is not None else np.zeros(0, dtype=np.float32)
+        self.live = live if live is not None else np.zeros(0, dtype=bool)
+        self.live_count = int(self.live.sum())
+        self.mean_length = float(self.lengths[self.live].sum()) / self.live_count if self.live_count else 0.0
+
+    @property
+    def rows(self) -> int:
+        return len(self.lengths)
+
+    def appended(self, documents: Sequence[Sequence[str]]) -> Postings:
+        """These token lists added as new rows (one segment)."""
+        if not documents:
+            return self
+        vocab = dict(self.vocab)
+        rows: list[int] = []
+        columns: list[int] = []
+        counts: list[int] = []
+        for row, tokens in enumerate(documents):
+            counted = Counter(vocab.setdefault(term, len(vocab)) for term in tokens)
+            rows.extend([row] * len(counted))
+            columns.extend(counted)
+            counts.extend(counted.values())
+        matrix = sparse.csc_matrix((np.asarray(counts, dtype=np.float32), (rows, columns)),
+                                   shape=(len(documents), len(vocab)), dtype=np.float32)
+        lengths = np.asarray([len(tokens) for tokens in documents], dtype=np.float32)
+        return Postings(vocab, (*self.segments, Segment(self.rows, matrix)), np.concatenate([self.lengths, lengths]),
+                        np.concatenate([self.live, np.ones(len(documents), dtype=bool)]))
+
+    def without(self, rows: Sequence[int]) -> Postings:
+        """These rows deleted (their postings stay until ``compacted``, but no longer count)."""
+        if not len(rows):
+            return self
+        live = self.live.copy()
+        live[np.asarray(rows, dtype=np.int64)] = False
+        return Postings(self.vocab, self.segments, self.lengths, live)
+
+    def compacted(self) -> Postings:
+        """Live rows only, in one segment (row numbers change: live rows keep their order)."""
+        keep = np.flatnonzero(self.live)
+        width = len(self.vocab)
+        if not len(keep):
+            return Postings()
+        blocks = [_widened(segment.counts, width).tocsr() for segment in self.segments]
+        merged = sparse.vstack(blocks, format="csr")[keep].tocsc()
+        return Postings(self.vocab, (Segment(0, merged),), self.lengths[keep], np.ones(len(keep), dtype=bool))
+
+    def scores(self, terms: Sequence[str], params: BM25Params) -> np.ndarray:
+        """BM25 of every row for the query terms (a repeated term counts again, as in bm25s/Lucene)."""
+        out = np.zeros(self.rows, dtype=np.float32)
+        if not self.live_count:
+            return out
+        norm = params.k1 * (1.0 - params.b + params.b * self.lengths / self.mean_length)
+        for term in terms:
+            column = self.vocab.get(term)
+            if column is None:
+                continue
+            rows, counts = self._column(column)
+            if not len(rows):
+                continue
+            df = len(rows)
+            idf = math.log(1.0 + (self.live_count - df + 0.5) / (df + 0.5))
+            out[rows] += (idf * counts / (counts + norm[rows])).astype(np.float32)
+        return out
+
+    def _column(self, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """Live rows holding a term and its count in each (rows within a column are distinct)."""
+        rows: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        for segment in self.segments:
+            matrix = segment.counts
+            if column < matrix.shape[1]:
+                lo, hi = matrix.indptr[column], matrix.indptr[column + 1]
+                rows.append(matrix.indices[lo:hi] + segment.start)
+                counts.append(matrix.data[lo:hi])
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        found, tf = np.concatenate(rows), np.concatenate(counts)
+        alive = self.live[found]
+        return found[alive], tf[alive]
+
+
+def _widened(matrix: sparse.csc_matrix, width: int) -> sparse.csc_matrix:
+    """A segment with columns for terms added to the vocabulary after it was built (all zero)."""
+    if matrix.shape[1] == width:
+        return matrix
+    indptr = np.concatenate([matrix.indptr, np.full(width - matrix.shape[1], matrix.indptr[-1])])
+    return sparse.csc_matrix((matrix.data, matrix.indices, indptr), shape=(matrix.shape[0], width))
 
 
 @dataclass
 class _Snapshot:
-    """An immutable view of the index for one store revision; queries read it without locking."""
+    """The index for one store revision: rows (chunks) in the order they were added, and their postings."""
 
     revision: str
     ids: list[str]
     doc_ids: list[str]
-    model: bm25s.BM25 | None
-    position: dict[str, int] = field(default_factory=dict)
+    documents: dict[str, str]  # doc_id -> added_at of every document indexed (see Store.document_stamps)
+    postings: Postings
 
-    def __post_init__(self) -> None:
-        self.position = {chunk: i for i, chunk in enumerate(self.ids)}
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        return {chunk: row for row, chunk in enumerate(self.ids)}
+
+    @property
+    def dead(self) -> int:
+        return self.postings.rows - self.postings.live_count
 
 
 @dataclass(frozen=True)
@@ -184,26 +307,38 @@ class LexicalHit:
 
 
 class LexicalIndex:
-    """BM25 over one store's chunks, rebuilt from Chroma when the store's revision stamp changes.
+    """BM25 over one store's registered documents, kept in step with the store incrementally.
 
-    Thread-safe: a rebuild happens under a lock while concurrent queries wait for it; the
-    finished snapshot is swapped in whole, so a query never sees half an index.
+    When the store's revision stamp changes (a write by this or any other process), the index
+    compares the documents it holds with the store's registry and only tokenizes the chunks of
+    documents added since, marking removed ones deleted; a new collection epoch (reindex) or
+    another tokenization means a full build. Thread-safe: updates happen under a lock while
+    concurrent queries keep reading the previous snapshot, which is swapped in whole.
+
+    Args:
+        store: the Chroma store (source of truth: chunks, registry, filters).
+        directory: where the index is persisted between runs (None: memory only).
+        tokenizer, params: tokenization and BM25 parameters; a persisted index made with other ones is rebuilt.
+        compact_ratio: deleted rows above this share of all rows are dropped by rewriting the postings
+            (no re-tokenizing); until then they only cost query time.
     """
 
     def __init__(self, store: Store, directory: Path | None, *, tokenizer: Tokenizer | None = None,
-                 params: BM25Params | None = None) -> None:
+                 params: BM25Params | None = None, compact_ratio: float = 0.25) -> None:
         self.store = store
         self.directory = directory
         self.tokenizer = tokenizer or Tokenizer()
         self.params = params or BM25Params()
+        self.compact_ratio = compact_ratio
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
-        self._token_cache: dict[str, list[str]] = {}
-        self.rebuilds = 0  # how many times the index was built from the store (for tests and logs)
+        self.builds = 0  # full builds from the store (for tests and logs)
+        self.updates = 0  # incremental catch-ups with the store
+        self.tokenized = 0  # chunks tokenized so far
 
     # --- keeping in step with the store ---------------------------------------------
     def current(self) -> _Snapshot:
-        """The snapshot for the store's current revision, loading or rebuilding it if needed.
+        """The snapshot for the store's current revision, catching up with the store if needed.
 
         Reads the revision stamp once (one cheap metadata read); nothing else happens when the
         stamp is unchanged.
@@ -215,114 +350,138 @@ class LexicalIndex:
         with self._lock:
             snapshot = self._snapshot
             if snapshot is not None and snapshot.revision == revision:
-                return snapshot  # another thread rebuilt it while we waited
-            snapshot = self._load(revision) or self._build(revision)
-            self._snapshot = snapshot
-            return snapshot
+                return snapshot  # another thread caught up while we waited
+            self._snapshot = self._catch_up(revision, snapshot or self._load())
+            return self._snapshot
 
     def refresh(self) -> str:
         """Bring the index in step with the store now (e.g. right after an add); returns the revision."""
         return self.current().revision
 
-    def _build(self, revision: str) -> _Snapshot:
-        """Tokenize every stored chunk (reusing tokens of unchanged texts) and index them with bm25s.
+    def _catch_up(self, revision: str, base: _Snapshot | None) -> _Snapshot:
+        """Index what the store gained since ``base`` and drop what it lost (everything if no usable base).
 
-        The revision is read before the chunks, so a write that lands in between makes the next
-        query see a newer stamp and rebuild again: the index can lag a write, never hide it.
+        The revision is read before the registry and the chunks, so a write that lands in between
+        makes the next query see a newer stamp and catch up again: the index can lag a write,
+        never hide it. Unregistered chunks (an ingestion still running, or one that crashed) are
+        left out until their document is committed.
         """
-        passages = self.store.get_chunks()
-        passages.sort(key=lambda p: p.chunk_id)
-        ids = [p.chunk_id for p in passages]
-        doc_ids = [p.doc_id for p in passages]
-        tokens = self._tokenize_all([index_text(p) for p in passages])
-        model = self._fit(tokens)
-        self.rebuilds += 1
-        snapshot = _Snapshot(revision, ids, doc_ids, model)
-        self._save(snapshot)
+        if base is None or epoch_of(base.revision) != epoch_of(revision):
+            base = _Snapshot(revision, [], [], {}, Postings())
+            self.builds += 1
+        else:
+            self.updates += 1
+        registered = self.store.document_stamps()
+        gone = {d for d, stamp in base.documents.items() if registered.get(d) != stamp}
+        new = {d: stamp for d, stamp in registered.items() if base.documents.get(d) != stamp}
+        postings = base.postings.without([row for row, d in enumerate(base.doc_ids) if d in gone])
+        passages = self._chunks_of(set(new), everything=not base.documents)
+        postings = postings.appended([self._tokens(p) for p in passages])
+        documents = {d: stamp for d, stamp in base.documents.items() if d not in gone} | new
+        snapshot = _Snapshot(revision, base.ids + [p.chunk_id for p in passages],
+                             base.doc_ids + [p.doc_id for p in passages], documents, postings)
+        if snapshot.dead > self.compact_ratio * max(postings.rows, 1):
+            snapshot = _compacted(snapshot)
+        if gone or new or not base.ids:
+            self._save(snapshot)
         return snapshot
 
-    def _tokenize_all(self, texts: Sequence[str]) -> list[list[str]]:
-        cache: dict[str, list[str]] = {}
-        out: list[list[str]] = []
-        for text in texts:
-            key = hashlib.sha1(text.encode("utf-8")).hexdigest()
-            terms = cache.get(key) or self._token_cache.get(key)
-            if terms is None:
-                terms = self.tokenizer.tokenize(text)
-            cache[key] = terms
-            out.append(terms)
-        self._token_cache = cache  # keep only what the current store holds
-        return out
+    def _chunks_of(self, doc_ids: set[str], *, everything: bool) -> list[Passage]:
+        """The stored chunks of these documents, in chunk-id order (a full build reads page by page)."""
+        if not doc_ids:
+            return []
+        if everything:
+            passages = [p for p in self.store.get_chunks() if p.doc_id in doc_ids]
+        else:
+            wanted = sorted(doc_ids)
+            passages = [p for lo in range(0, len(wanted), _DOCS_PER_READ)
+                        for p in self.store.get_chunks(where={"doc_id": {"$in": wanted[lo:lo + _DOCS_PER_READ]}})]
+        return sorted(passages, key=lambda p: p.chunk_id)
 
-    def _fit(self, tokens: list[list[str]]) -> bm25s.BM25 | None:
-        if not tokens:
-            return None
-        model = bm25s.BM25(k1=self.params.k1, b=self.params.b, method=self.params.method)
-        model.index(tokens, show_progress=False)
-        return model
+    def _tokens(self, passage: Passage) -> list[str]:
+        self.tokenized += 1
+        return self.tokenizer.tokenize(index_text(passage))
 
     # --- persistence ----------------------------------------------------------------
-    def _manifest(self, snapshot: _Snapshot, folder: str) -> dict[str, Any]:
-        return {"revision": snapshot.revision, "folder": folder, "tokenizer": self.tokenizer.signature,
-                "params": self.params.to_dict(), "count": len(snapshot.ids)}
+    def _signature(self) -> dict[str, Any]:
+        return {"tokenizer": self.tokenizer.signature, "params": self.params.to_dict()}
 
     def _save(self, snapshot: _Snapshot) -> None:
         """Write a new version folder, then switch ``current.json`` to it atomically.
 
         Several processes may share a data folder, so a version is never modified in place and
-        a reader sees either the old manifest or the new one.
+        a reader sees either the old manifest or the new one. Segments are immutable files shared
+        by the versions that hold them, so an update writes only its own new segment.
         """
         if self.directory is None:
             return
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            segments = self.directory / "segments"
+            segments.mkdir(parents=True, exist_ok=True)
+            for segment in snapshot.postings.segments:
+                path = segments / f"{segment.name}.npz"
+                if not path.exists():
+                    staged = segments / f".tmp-{segment.name}.npz"
+                    sparse.save_npz(staged, segment.counts, compressed=False)
+                    os.replace(staged, path)
+            listed = [{"start": segment.start, "name": segment.name} for segment in snapshot.postings.segments]
             folder = f"v-{uuid.uuid4().hex[:12]}"
             staging = self.directory / f".tmp-{folder}"
             staging.mkdir()
-            if snapshot.model is not None:
-                snapshot.model.save(str(staging), show_progress=False)
-            (staging / "ids.json").write_text(json.dumps({"ids": snapshot.ids, "doc_ids": snapshot.doc_ids}),
-                                              encoding="utf-8")
+            np.savez(staging / "rows.npz", lengths=snapshot.postings.lengths, live=snapshot.postings.live)
+            rows = {"ids": snapshot.ids, "doc_ids": snapshot.doc_ids, "documents": snapshot.documents,
+                    "vocab": list(snapshot.postings.vocab), "segments": listed}
+            (staging / "rows.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
             os.replace(staging, self.directory / folder)
             manifest = self.directory / f".tmp-{folder}.json"
-            manifest.write_text(json.dumps(self._manifest(snapshot, folder)), encoding="utf-8")
+            manifest.write_text(json.dumps({"revision": snapshot.revision, "folder": folder, **self._signature(),
+                                            "count": len(snapshot.ids)}), encoding="utf-8")
             os.replace(manifest, self.directory / "current.json")
-            self._prune(keep=folder)
+            self._prune(keep=folder, files={f"{segment['name']}.npz" for segment in listed})
         except OSError as exc:  # a read-only or full disk costs a rebuild next start, nothing more
             log.warning("could not save the keyword index in %s: %s", self.directory, exc)
 
-    def _prune(self, keep: str) -> None:
-        for old in self.directory.glob("v-*") if self.directory else []:
+    def _prune(self, keep: str, files: set[str]) -> None:
+        assert self.directory is not None
+        for old in self.directory.glob("v-*"):
             if old.name != keep:
                 shutil.rmtree(old, ignore_errors=True)
+        for old in (self.directory / "segments").glob("seg-*.npz"):
+            if old.name not in files:
+                old.unlink(missing_ok=True)
 
-    def _load(self, revision: str) -> _Snapshot | None:
-        """The persisted index, if it was built for this very revision with the same tokenization."""
+    def _load(self) -> _Snapshot | None:
+        """The persisted index (of any revision: catching up from it beats building anew), if usable."""
         if self.directory is None:
             return None
         try:
             manifest = json.loads((self.directory / "current.json").read_text(encoding="utf-8"))
-            if (manifest.get("revision") != revision or manifest.get("tokenizer") != self.tokenizer.signature
-                    or manifest.get("params") != self.params.to_dict()):
+            if {k: manifest.get(k) for k in ("tokenizer", "params")} != self._signature():
                 return None
             folder = self.directory / manifest["folder"]
-            stored = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
-            model = bm25s.BM25.load(str(folder), show_progress=False) if stored["ids"] else None
-        except (OSError, ValueError, KeyError) as exc:  # missing, half-pruned by another process, or corrupt
-            log.debug("no usable keyword index in %s (%s); rebuilding", self.directory, exc)
+            rows = json.loads((folder / "rows.json").read_text(encoding="utf-8"))
+            arrays = np.load(folder / "rows.npz")
+            segments = tuple(Segment(int(s["start"]), sparse.load_npz(self.directory / "segments" / f"{s['name']}.npz")
+                                     .tocsc(), str(s["name"])) for s in rows["segments"])
+            postings = Postings({term: i for i, term in enumerate(rows["vocab"])}, segments,
+                                arrays["lengths"], arrays["live"])
+            return _Snapshot(str(manifest["revision"]), list(rows["ids"]), list(rows["doc_ids"]),
+                             dict(rows["documents"]), postings)
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # missing, half-pruned by another process, corrupt
+            log.debug("no usable keyword index in %s (%s); building it", self.directory, exc)
             return None
-        return _Snapshot(revision, list(stored["ids"]), list(stored["doc_ids"]), model)
 
     # --- searching ------------------------------------------------------------------
     def search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[LexicalHit]:
         """The ``k`` best chunks by BM25 (score > 0 only), within the Chroma ``where`` filter."""
+        return self.search_terms(self.tokenizer.tokenize(query), k, where)
+
+    def search_terms(self, terms: Sequence[str], k: int, where: dict[str, Any] | None = None) -> list[LexicalHit]:
+        """Like ``search`` for terms already tokenized (e.g. dictionary translations of a question)."""
         snapshot = self.current()
-        if snapshot.model is None or k <= 0:
+        if k <= 0 or not terms or not snapshot.ids:
             return []
-        term_ids = snapshot.model.get_tokens_ids(self.tokenizer.tokenize(query))
-        if not term_ids:
-            return []
-        scores = np.asarray(snapshot.model.get_scores_from_ids(term_ids), dtype=np.float32)
+        scores = snapshot.postings.scores(terms, self.params)
         if where:
             scores = scores * self._mask(snapshot, where)
         return _top(snapshot, scores, k)
@@ -338,8 +497,18 @@ class LexicalIndex:
 
     @property
     def size(self) -> int:
-        """Chunks in the index as last built (without checking the store)."""
-        return len(self._snapshot.ids) if self._snapshot else 0
+        """Live chunks in the index as last synced (without checking the store)."""
+        return self._snapshot.postings.live_count if self._snapshot else 0
+
+
+_DOCS_PER_READ = 100  # documents per chunk read while catching up (bounded `$in` lists)
+
+
+def _compacted(snapshot: _Snapshot) -> _Snapshot:
+    live = snapshot.postings.live
+    ids = [chunk for chunk, alive in zip(snapshot.ids, live, strict=True) if alive]
+    doc_ids = [doc for doc, alive in zip(snapshot.doc_ids, live, strict=True) if alive]
+    return _Snapshot(snapshot.revision, ids, doc_ids, snapshot.documents, snapshot.postings.compacted())
 
 
 def _top(snapshot: _Snapshot, scores: np.ndarray, k: int) -> list[LexicalHit]:

@@ -111,7 +111,7 @@ class Store:
             client=self.client,
             collection_name=self.chunks_name,
             embedding_function=self.embedder,
-            collection_metadata={**self._identity(), "revision": _new_revision()},
+            collection_metadata={**self._identity(), "revision": _first_revision()},
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
 
@@ -137,13 +137,17 @@ class Store:
             )
 
     def revision(self) -> str:
-        """A stamp that changes whenever chunks are written or deleted, by any process."""
+        """A stamp that changes whenever a document is committed or deleted, by any process.
+
+        Its first part (``epoch_of``) is fixed when the chunk collection is created, so a reader
+        can tell documents coming and going (same epoch) from a rebuilt collection (reindex).
+        """
         metadata = self.client.get_collection(self.chunks_name).metadata or {}
         return str(metadata.get("revision", ""))
 
     def _bump_revision(self) -> None:
         metadata = dict(self.client.get_collection(self.chunks_name).metadata or {})
-        metadata["revision"] = _new_revision()
+        metadata["revision"] = f"{epoch_of(str(metadata.get('revision', '')))}/{_new_revision()}"
         metadata.pop("hnsw:space", None)
         self.collection.modify(metadata=metadata)
 
@@ -234,6 +238,21 @@ class Store:
             found.update(self.registry.get(ids=wanted[lo:lo + READ_PAGE], include=[])["ids"])
         return found
 
+    def document_stamps(self) -> dict[str, str]:
+        """Every registered document id with the time it was added (metadata only, in pages).
+
+        A document's chunks never change while it stays registered, so (id, added_at) pairs are
+        enough for a derived index to find what came and went since it last looked.
+        """
+        stamps: dict[str, str] = {}
+        offset = 0
+        while True:
+            page = self.registry.get(limit=READ_PAGE, offset=offset, include=["metadatas"])
+            stamps.update((i, str(m.get("added_at", ""))) for i, m in zip(page["ids"], page["metadatas"], strict=True))
+            if len(page["ids"]) < READ_PAGE:
+                return stamps
+            offset += READ_PAGE
+
     def documents(self) -> list[StoredDocument]:
         result = self.registry.get(include=["metadatas"])
         docs = [_stored(i, m) for i, m in zip(result["ids"], result["metadatas"], strict=True)]
@@ -310,6 +329,16 @@ def doc_id_of(chunk_key: str) -> str:
 
 def _new_revision() -> str:
     return f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
+
+
+def _first_revision() -> str:
+    stamp = _new_revision()
+    return f"{stamp}/{stamp}"
+
+
+def epoch_of(revision: str) -> str:
+    """The part of a revision stamp fixed when the chunk collection was created."""
+    return revision.partition("/")[0]
 
 
 def _chunk_metadata(doc_id: str, document: Document, chunk: Chunk) -> dict[str, Any]:

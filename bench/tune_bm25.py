@@ -1,7 +1,7 @@
 """Tune the keyword side on the dev splits: BM25 k1/b, the heading in the indexed text, stemming.
 
 No embeddings needed: the benchmark records become Passages exactly as the eval store holds them
-and go through the assistant's own Tokenizer, index_text and bm25s, so the numbers are the ones
+and go through the assistant's own Tokenizer, index_text and BM25 (Postings), so the numbers are the ones
 ``assistant eval --mode bm25`` would give.
 
     python bench/tune_bm25.py --dataset obliqa --split dev > bench/out/tune-bm25-obliqa-dev.txt
@@ -16,14 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.documents import Passage
 from assistant.evaluation import Dataset, load_named, score_run
-from assistant.lexical import Tokenizer, index_text
+from assistant.lexical import BM25Params, Postings, Tokenizer, index_text
 
 
 def passages(dataset: Dataset) -> list[Passage]:
@@ -34,15 +33,11 @@ def passages(dataset: Dataset) -> list[Passage]:
 
 def run(dataset: Dataset, tokens: list[list[str]], ids: list[str], tokenizer: Tokenizer, k1: float,
         b: float) -> dict[str, float]:
-    model = bm25s.BM25(k1=k1, b=b, method="lucene")
-    model.index(tokens, show_progress=False)
+    postings = Postings().appended(tokens)
+    params = BM25Params(k1=k1, b=b)
     ranking: dict[str, list[str]] = {}
     for qid, text in dataset.judged_queries():
-        term_ids = model.get_tokens_ids(tokenizer.tokenize(text))
-        if not term_ids:
-            ranking[qid] = []
-            continue
-        scores = model.get_scores_from_ids(term_ids)
+        scores = postings.scores(tokenizer.tokenize(text), params)
         top = np.argsort(-scores)[:10]
         ranking[qid] = [ids[i] for i in top if scores[i] > 0]
     return score_run(ranking, dataset.qrels)

@@ -14,7 +14,7 @@ import pytest
 from assistant.lexical import LexicalIndex, Tokenizer, index_text, tokenize
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import LAWS, ROOT
 
 
 def _write(path: Path, title: str, body: str) -> Path:
@@ -92,15 +92,59 @@ def test_added_document_is_found_by_keyword_and_removed_one_is_gone(bm25_assista
     assert _titles(bm25_assistant, "sand mining permit") == ["River rules"]
 
 
-def test_index_is_rebuilt_only_when_the_store_changes(bm25_assistant: Assistant, tmp_path: Path) -> None:
-    bm25_assistant.add(_write(tmp_path / "a.md", "Quokka rules", "The quokka sanctuary opens at dawn."))
+def test_a_write_tokenizes_only_the_new_document(bm25_assistant: Assistant, tmp_path: Path) -> None:
+    first = bm25_assistant.add(_write(tmp_path / "a.md", "Quokka rules", "The quokka sanctuary opens at dawn."))[0]
     index = bm25_assistant.retriever.lexical
     for _ in range(3):
         bm25_assistant.retrieve("quokka sanctuary")
-    assert index.rebuilds == 1
-    bm25_assistant.add(_write(tmp_path / "b.md", "Heron rules", "The heron colony is closed in spring."))
+    assert (index.builds, index.tokenized) == (1, first.chunks)
+    second = bm25_assistant.add(_write(tmp_path / "b.md", "Heron rules", "The heron colony is closed in spring."))[0]
     assert _titles(bm25_assistant, "heron colony") == ["Heron rules"]
-    assert index.rebuilds == 2
+    assert (index.builds, index.updates) == (1, 1)
+    assert index.tokenized == first.chunks + second.chunks  # the first document was not tokenized again
+    bm25_assistant.remove(first.doc_id)
+    assert _titles(bm25_assistant, "quokka sanctuary") == []
+    assert index.tokenized == first.chunks + second.chunks and index.builds == 1
+
+
+def test_index_grown_by_writes_ranks_like_one_built_from_scratch(
+        bm25_assistant: Assistant, tmp_path: Path) -> None:
+    """Additions and deletions change N, the average length and document frequencies; scores must follow."""
+    grown = bm25_assistant.retriever.lexical
+    grown.refresh()  # built while the store is empty; every write below is then caught up with on its own
+    results = []
+    for law in sorted(LAWS.glob("*.md"))[:3]:
+        results.append(bm25_assistant.add(law)[0])
+        grown.refresh()
+    bm25_assistant.add(_write(tmp_path / "en.md", "River rules", "Sand mining in the river channel needs a permit."))
+    grown.refresh()
+    bm25_assistant.remove(results[1].doc_id)
+    grown.refresh()
+    assert (grown.builds, grown.updates) == (1, 5)
+    scratch = LexicalIndex(bm25_assistant.store, None)
+    for query in ("长江流域 生态环境保护", "水污染防治 排污许可", "禁止 非法采砂", "river sand mining permit"):
+        mine = [(h.chunk_id, round(h.score, 4)) for h in grown.search(query, 10)]
+        assert mine, query
+        assert mine == [(h.chunk_id, round(h.score, 4)) for h in scratch.search(query, 10)], query
+
+
+def test_deleted_rows_are_compacted_away_without_changing_results(
+        make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+    assistant = make_assistant(retrieval_mode="bm25")
+    index = assistant.retriever.lexical
+    index.compact_ratio = 0.1
+    kept = assistant.add(_write(tmp_path / "a.md", "Heron rules", "The heron colony is closed in spring."))[0]
+    gone = [assistant.add(_write(tmp_path / f"q{i}.md", f"Quokka rules {i}", f"Quokka sanctuary {i} opens at dawn "
+                                 "and closes at dusk; heron watchers keep to the path."))[0] for i in range(3)]
+    before = index.search("heron colony spring", 5)
+    for result in gone:
+        assistant.remove(result.doc_id)
+    snapshot = index.current()
+    assert snapshot.dead == 0 and snapshot.ids == [c for c in snapshot.ids if c.startswith(kept.doc_id)]
+    assert [h.chunk_id for h in index.search("heron colony spring", 5)] == [before[0].chunk_id]
+    reloaded = LexicalIndex(assistant.store, index.directory)  # what was saved after compaction loads back
+    assert [h.chunk_id for h in reloaded.search("heron colony spring", 5)] == [before[0].chunk_id]
+    assert reloaded.tokenized == 0
 
 
 def test_reindex_keeps_keyword_search_consistent(bm25_assistant: Assistant, tmp_path: Path) -> None:
@@ -119,7 +163,18 @@ def test_persisted_index_is_reused_by_a_new_process_view(bm25_assistant: Assista
     fresh = LexicalIndex(bm25_assistant.store, bm25_assistant.retriever.lexical.directory)
     hits = fresh.search("quokka sanctuary", 5)
     assert [h.doc_id for h in hits] == [bm25_assistant.documents()[0].doc_id]
-    assert fresh.rebuilds == 0  # loaded from disk: same revision, nothing re-tokenized
+    assert (fresh.builds, fresh.tokenized) == (0, 0)  # loaded from disk, nothing re-tokenized
+
+
+def test_a_restart_catches_up_from_the_persisted_index(bm25_assistant: Assistant, tmp_path: Path) -> None:
+    """Writes made while this view was not looking: it loads the saved index and tokenizes only those."""
+    bm25_assistant.add(_write(tmp_path / "a.md", "Quokka rules", "The quokka sanctuary opens at dawn."))
+    bm25_assistant.retrieve("quokka")
+    directory = bm25_assistant.retriever.lexical.directory
+    added = bm25_assistant.add(_write(tmp_path / "b.md", "Heron rules", "Herons nest in spring."))[0]  # no query
+    fresh = LexicalIndex(bm25_assistant.store, directory)
+    assert [h.doc_id for h in fresh.search("heron nest", 5)] == [added.doc_id]
+    assert (fresh.builds, fresh.updates, fresh.tokenized) == (0, 1, added.chunks)
 
 
 def test_second_assistant_on_the_same_store_sees_the_first_ones_writes(
@@ -154,7 +209,7 @@ def test_concurrent_queries_share_one_rebuild(bm25_assistant: Assistant, tmp_pat
         t.join()
     assert not errors
     assert results == [["Quokka rules"]] * 8
-    assert bm25_assistant.retriever.lexical.rebuilds == 1
+    assert bm25_assistant.retriever.lexical.builds == 1
 
 
 def test_keyword_filters_follow_chroma_where(bm25_assistant: Assistant, tmp_path: Path) -> None:
@@ -178,7 +233,7 @@ def test_keyword_filters_follow_chroma_where(bm25_assistant: Assistant, tmp_path
 def test_a_second_os_process_adds_and_this_one_finds_it(chroma_server: tuple[str, int], embedder: object,
                                                          tmp_path: Path) -> None:
     """The cross-process path: another `assistant` process writes through the Chroma server; the
-    revision stamp tells this process to rebuild its keyword index.
+    revision stamp tells this process to bring its keyword index up to date.
 
     Against the server only: Chroma's embedded (file) store is not meant for two processes at once.
     """
@@ -195,4 +250,5 @@ def test_a_second_os_process_adds_and_this_one_finds_it(chroma_server: tuple[str
                              str(doc)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert _titles(here, "xylophone quokka") == ["Quokka rules"]
-    assert here.retriever.lexical.rebuilds == 2  # once empty, once after the other process's write
+    lexical = here.retriever.lexical
+    assert (lexical.builds, lexical.updates) == (1, 1)  # built once empty, then caught up with the other write
