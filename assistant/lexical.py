@@ -496,6 +496,11 @@ class LexicalIndex:
         return mask
 
     @property
+    def revision(self) -> str:
+        """The store revision the index last caught up with (read from the store if it never did)."""
+        return self._snapshot.revision if self._snapshot else self.current().revision
+
+    @property
     def size(self) -> int:
         """Live chunks in the index as last synced (without checking the store)."""
         return self._snapshot.postings.live_count if self._snapshot else 0

@@ -45,7 +45,7 @@ def build_where(store: Store, documents: Sequence[str] | None, where: dict[str, 
     clauses: list[dict[str, Any]] = []
     if documents is not None:
         ids = list(dict.fromkeys(documents))
-        known = {d.doc_id for d in store.documents()}
+        known = store.known_ids(ids)
         missing = [d for d in ids if d not in known]
         if missing:
             raise UnknownDocument(
@@ -273,7 +273,7 @@ class Retriever:
     # --- cross-language search ----------------------------------------------------------
     def _languages(self) -> set[str]:
         """Languages of the stored documents, re-read only when the store changed."""
-        revision = self.store.revision()
+        revision = self.lexical.revision  # synced by this query's keyword search: no second read of the stamp
         if self._language_cache[0] != revision:
             self._language_cache = (revision, {d.language for d in self.store.documents()})
         return self._language_cache[1]

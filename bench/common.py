@@ -98,6 +98,12 @@ def peak_rss_mb(pid: int | None = None) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time a process has used so far (from /proc; all its threads)."""
+    fields = Path(f"/proc/{pid or os.getpid()}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --- ObliQA -----------------------------------------------------------------------------------
 
 def obliqa_passages() -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from common import (
     ROOT,
     SERVER_DIR,
     chroma_server,
+    cpu_seconds,
     free_port,
     machine_facts,
     obliqa_questions,
@@ -104,6 +105,7 @@ def run(size: int, mode: str, server: tuple[str, int] | None, args: argparse.Nam
         deadline = time.perf_counter() + 10**6  # set for real once every client is connected
         users = [User(url, questions[i::args.users], deadline, args.think, seed=i) for i in range(args.users)]
         start = time.perf_counter()
+        cpu_before = {"web": cpu_seconds(proc.pid), "clients": cpu_seconds()}
         for user in users:
             user.deadline = start + args.seconds
         for user in users:
@@ -114,6 +116,7 @@ def run(size: int, mode: str, server: tuple[str, int] | None, args: argparse.Nam
         latencies = [s for u in users for s in u.latencies]
         errors = [e for u in users for e in u.errors]
         web_peak = peak_rss_mb(proc.pid)
+        cpu = {"web": cpu_seconds(proc.pid) - cpu_before["web"], "clients": cpu_seconds() - cpu_before["clients"]}
     finally:
         proc.terminate()
         try:
@@ -124,7 +127,9 @@ def run(size: int, mode: str, server: tuple[str, int] | None, args: argparse.Nam
             "wall_s": round(wall, 1), "requests": len(latencies), "errors": len(errors),
             "error_examples": sorted(set(errors))[:5], "throughput_per_s": round(len(latencies) / wall, 2),
             "latency": summary_ms(latencies), "grounded": sum(u.grounded for u in users),
-            "still_running": sum(u.is_alive() for u in users), "web_peak_rss_mb": web_peak}
+            "still_running": sum(u.is_alive() for u in users), "web_peak_rss_mb": web_peak,
+            # CPU per request on the two cores: the web app's, and the simulated users' own (gradio_client)
+            "cpu_ms_per_request": {k: round(v * 1000 / max(len(latencies), 1), 1) for k, v in cpu.items()}}
 
 
 def main() -> None:
