@@ -9,12 +9,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from assistant.lexical import LexicalIndex, Tokenizer, index_text, tokenize
+from assistant.lexical import BM25Params, LexicalIndex, Postings, Tokenizer, index_text, tokenize
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.conftest import LAWS, ROOT
+from tests.conftest import CORPUS, LAWS, ROOT, YANGTZE_LAW
 
 
 def _write(path: Path, title: str, body: str) -> Path:
@@ -69,6 +70,54 @@ def test_index_text_is_the_chunk_text_alone() -> None:
     passage = Passage("国家对长江流域重点水域实行严格捕捞管理。", 0.0, "d", "中华人民共和国长江保护法", "d:00001",
                       0, 10, heading="中华人民共和国长江保护法 > 第五章 > 第五十三条")
     assert index_text(passage) == passage.text
+
+
+# --- BM25 itself ---------------------------------------------------------------------------
+def _policy_chunks() -> list[list[str]]:
+    from assistant.ingest import chunk_for
+    from assistant.loading import load_document
+
+    settings = Settings(auto_index_corpus=False)
+    paths = [YANGTZE_LAW, *sorted(CORPUS.glob("*.md"))]
+    paths = [p for p in paths if p.name != "README.md"]
+    return [tokenize(c.text) for p in paths for c in chunk_for(load_document(p), settings)]
+
+
+def test_bm25_scores_equal_the_bm25s_library_on_policy_text() -> None:
+    """bm25s (Lucene variant) is the reference: it cannot add or delete rows, so the index is our own."""
+    import bm25s
+
+    chunks = _policy_chunks()
+    reference = bm25s.BM25(k1=0.9, b=0.75, method="lucene")
+    reference.index(chunks, show_progress=False)
+    ours = Postings().appended(chunks[:40]).appended(chunks[40:])  # two segments, as after a write
+    assert ours.rows == len(chunks) > 50
+    for query in ("长江流域 生态环境 保护", "禁止 在 长江 干流 岸线 一公里 范围内 新建 化工园区",
+                  "Yangtze River model city ecological protection", "green development water quality 2035"):
+        terms = tokenize(query)
+        expected = np.asarray(reference.get_scores_from_ids(reference.get_tokens_ids(terms)), dtype=np.float32)
+        got = ours.scores(terms, BM25Params())
+        assert expected.max() > 0, query
+        assert np.allclose(got, expected, rtol=1e-5, atol=1e-5), query
+
+
+def test_deleting_rows_gives_the_scores_of_an_index_without_them() -> None:
+    chunks = _policy_chunks()
+    dead = set(range(0, len(chunks), 3))
+    kept = [c for i, c in enumerate(chunks) if i not in dead]
+    grown = Postings().appended(chunks).without(sorted(dead))
+    fresh = Postings().appended(kept)
+    alive = [i for i in range(len(chunks)) if i not in dead]
+    for query in ("长江 保护 修复", "model city Yangtze"):
+        terms = tokenize(query)
+        assert np.array_equal(grown.scores(terms, BM25Params())[alive], fresh.scores(terms, BM25Params()))
+        assert np.array_equal(grown.compacted().scores(terms, BM25Params()), fresh.scores(terms, BM25Params()))
+        assert not grown.scores(terms, BM25Params())[sorted(dead)].any()
+
+
+def test_empty_postings_score_nothing() -> None:
+    assert Postings().scores(["长江"], BM25Params()).shape == (0,)
+    assert not Postings().appended([["a"], ["b"]]).without([0, 1]).scores(["a"], BM25Params()).any()
 
 
 # --- the index kept in step with the store ---------------------------------------------
