@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     # --- retrieval -------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=100, description="Passages returned by default.")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Search strategy.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    fusion: Literal["scores", "rrf"] = Field(
+        "scores", description="Hybrid fusion: weighted z-normalised scores, or reciprocal rank fusion (rrf).")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion = rrf).")
     dense_weight: float = Field(1.0, ge=0, description="Weight of dense results in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of keyword (BM25) results in fusion.")
     candidates: int = Field(50, ge=1, description="Results taken from each side before fusion.")

@@ -1,4 +1,4 @@
-"""Tune hybrid fusion on a dev split: rrf_k, the two weights, candidate depth, the answer-type prior.
+"""Tune hybrid fusion on a dev split: the method (z-score or RRF), rrf_k, weights, depth, the answer-type prior.
 
 Runs on a finished eval index (``assistant eval`` builds it). Each question's dense and BM25
 candidate lists (depth 100) are fetched once through the assistant's own Store and LexicalIndex
@@ -47,12 +47,15 @@ def candidate_lists(dataset: Dataset, split: str, backend: str, eval_dir: Path) 
     vectors = query_vectors([t for _, t in queries], embedder, settings.data_dir)
     lists: dict[str, dict] = {}
     for n, (qid, text) in enumerate(queries):
-        dense = [p.chunk_id for p in store.search(vectors[n].tolist(), DEPTH)]
-        bm25 = [h.chunk_id for h in lexical.search(text, DEPTH)]
+        nearest = store.nearest(vectors[n], DEPTH)
+        hits = lexical.search(text, DEPTH)
+        dense = [chunk for chunk, _ in nearest]
+        bm25 = [h.chunk_id for h in hits]
         kind = answer_type(text)
         typed = [c for c in dict.fromkeys(dense + bm25) if kind and has_answer_type(texts.get(c, ""), kind)]
         lists[qid] = {"dense": [owners[c] for c in dense], "bm25": [owners[c] for c in bm25],
-                      "typed": [owners[c] for c in typed]}
+                      "typed": [owners[c] for c in typed], "dense_scores": [round(s, 5) for _, s in nearest],
+                      "bm25_scores": [round(h.score, 4) for h in hits]}
         if (n + 1) % 500 == 0:
             print(f"{n + 1}/{len(queries)} questions", file=sys.stderr, flush=True)
     OUT.mkdir(exist_ok=True)
@@ -60,11 +63,14 @@ def candidate_lists(dataset: Dataset, split: str, backend: str, eval_dir: Path) 
     return lists
 
 
-def hybrid_run(lists: dict[str, dict], candidates: int, rrf_k: int, dense_w: float, lexical_w: float,
+def hybrid_run(lists: dict[str, dict], method: str, candidates: int, rrf_k: int, dense_w: float, lexical_w: float,
                prior: float) -> dict[str, list[str]]:
-    return {q: order(fuse(c["dense"][:candidates], c["bm25"][:candidates], rrf_k=rrf_k, dense_weight=dense_w,
-                          lexical_weight=lexical_w, boosted=c["typed"], prior=prior))[:10]
-            for q, c in lists.items()}
+    def ranked(c: dict) -> list[str]:
+        rankings = [(c["dense"][:candidates], c["dense_scores"][:candidates], dense_w),
+                    (c["bm25"][:candidates], c["bm25_scores"][:candidates], lexical_w)]
+        return order(fuse(rankings, method=method, rrf_k=rrf_k, boosted=c["typed"], prior=prior))[:10]
+
+    return {q: ranked(c) for q, c in lists.items()}
 
 
 def row(name: str, metrics: dict[str, float]) -> str:
@@ -87,17 +93,20 @@ def main() -> None:
     print(row("dense", score_run({q: c["dense"][:10] for q, c in lists.items()}, dataset.qrels)))
     print(row("bm25", score_run({q: c["bm25"][:10] for q, c in lists.items()}, dataset.qrels)))
     results = []
-    grid = itertools.product((20, 50, 100), (5, 10, 20, 40, 60, 100),
-                             ((1, 1), (1, 0.8), (1, 0.6), (1, 0.4), (0.8, 1), (0.6, 1)), (0.0, 0.5, 1.0))
-    for candidates, rrf_k, (dense_w, lexical_w), prior in grid:
-        metrics = score_run(hybrid_run(lists, candidates, rrf_k, dense_w, lexical_w, prior), dataset.qrels)
-        results.append((metrics["ndcg@10"], f"hybrid c={candidates} k={rrf_k} w={dense_w}/{lexical_w} p={prior}",
+    weights = ((1, 1), (1, 0.8), (1, 0.6), (1, 0.4), (0.8, 1), (0.6, 1))
+    grid = [("rrf", c, k, w, p) for c, k, w, p in itertools.product((20, 50, 100), (5, 10, 20, 40, 60, 100), weights,
+                                                                    (0.0, 0.5, 1.0))]
+    grid += [("scores", c, 60, w, p) for c, w, p in itertools.product((20, 50, 100), weights, (0.0, 0.5, 1.0))]
+    for method, candidates, rrf_k, (dense_w, lexical_w), prior in grid:
+        metrics = score_run(hybrid_run(lists, method, candidates, rrf_k, dense_w, lexical_w, prior), dataset.qrels)
+        label = f"k={rrf_k} " if method == "rrf" else ""
+        results.append((metrics["ndcg@10"], f"{method} c={candidates} {label}w={dense_w}/{lexical_w} p={prior}",
                         metrics))
-    default = score_run(hybrid_run(lists, 50, 60, 1.0, 1.0, 0.5), dataset.qrels)
-    print(row("hybrid defaults c=50 k=60 w=1/1 p=0.5", default))
+    print(row("hybrid defaults (scores c=50 w=1/1 p=0.5)", score_run(hybrid_run(lists, "scores", 50, 60, 1.0, 1.0, 0.5),
+                                                                      dataset.qrels)))
     for prior in (0.0, 0.5, 1.0):
-        print(row(f"hybrid c=50 k=60 w=1/1 p={prior}",
-                  score_run(hybrid_run(lists, 50, 60, 1.0, 1.0, prior), dataset.qrels)))
+        print(row(f"rrf c=50 k=60 w=1/1 p={prior}",
+                  score_run(hybrid_run(lists, "rrf", 50, 60, 1.0, 1.0, prior), dataset.qrels)))
     print("# best 15 by nDCG@10")
     for _, name, metrics in sorted(results, key=lambda r: -r[0])[:15]:
         print(row(name, metrics))

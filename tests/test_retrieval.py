@@ -15,10 +15,12 @@ from assistant.retrieval import (
     Retriever,
     answer_type,
     cap_per_document,
+    fuse,
     has_answer_type,
     mmr,
     order,
     rrf,
+    score_fusion,
 )
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -57,6 +59,29 @@ def test_rrf_small_k_favours_the_head_of_a_list() -> None:
 
 def test_rrf_counts_a_repeated_item_once_per_list() -> None:
     assert rrf([(["a", "a", "b"], 1.0)], k=60)["b"] == pytest.approx(1 / 62)
+
+
+def test_score_fusion_keeps_a_clear_leader_that_rank_fusion_loses() -> None:
+    # BM25's first hit is far ahead (an exact rule number); the dense head is four near-equal cosines
+    others = [f"o{i}" for i in range(6)]
+    lexical = (["rule", "b", "c", "d", *others], [30.0, 5.0, 4.9, 4.8, 4.5, 4.4, 4.3, 4.2, 4.1, 4.0], 1.0)
+    dense = (["b", "c", "d", "rule", *others], [0.812, 0.811, 0.810, 0.809, 0.80, 0.79, 0.78, 0.77, 0.76, 0.75], 1.0)
+    assert order(fuse([dense, lexical], method="scores"))[0] == "rule"
+    assert order(fuse([dense, lexical], method="rrf", rrf_k=60))[0] == "b"
+
+
+def test_score_fusion_gives_a_missed_item_the_lists_lowest_score() -> None:
+    fused = score_fusion([(["a", "b"], [3.0, 1.0], 1.0), (["c"], [0.5], 1.0)])
+    # z of [3, 1] is [1, -1]; a list of one item has no spread (z = 0)
+    assert fused == pytest.approx({"a": 1.0, "b": -1.0, "c": -1.0})
+    assert score_fusion([(["a", "b"], [3.0, 1.0], 0.0), (["b", "a"], [2.0, 1.0], 1.0)]) == \
+        pytest.approx({"a": -1.0, "b": 1.0})  # a zero weight silences a list
+
+
+def test_answer_type_prior_is_in_the_units_of_the_fusion() -> None:
+    rankings = [(["a", "b"], [2.0, 1.0], 1.0)]
+    assert fuse(rankings, method="scores", boosted=["b"], prior=0.5)["b"] == pytest.approx(-1.0 + 0.5)
+    assert fuse(rankings, method="rrf", rrf_k=60, boosted=["b"], prior=0.5)["b"] == pytest.approx(1 / 62 + 0.5 / 61)
 
 
 def test_order_keeps_first_seen_on_ties() -> None:
