@@ -3,10 +3,10 @@
     python bench/encoder_threads.py [--busy N]
 
 Each setting runs in a fresh process (OpenMP reads its environment once, when the engine loads):
-libgomp's default, OMP_WAIT_POLICY=PASSIVE (what assistant.embedding sets), and one thread.
---busy N also runs N pure-Python busy loops beside it, to show what another process's load (tests,
-benchmarks, a second app) does to each setting. Why: the default spins at every barrier, which
-is fine on an idle machine and disastrous on a shared one.
+libgomp's default (what the app uses), OMP_WAIT_POLICY=PASSIVE (what the test suite uses), a few
+spin counts, and one thread. --busy N also runs N pure-Python busy loops beside it, to show what
+another process's load (tests, benchmarks, a second app) does to each setting. Measured: the
+default is ~2x faster idle (14.7 vs 30.3 ms) and 10-25% slower with one or two busy processes.
 """
 
 from __future__ import annotations
