@@ -39,6 +39,11 @@ class Embedder(Embeddings):
     model: str
     dim: int
     notice: str = ""  # shown to users when a fallback was chosen for them
+    languages: frozenset[str] | None = None  # languages the model reads (None: any, or unknown)
+
+    def reads(self, language: str) -> bool:
+        """Whether this model's vectors mean anything for text in ``language`` ("en", "zh")."""
+        return self.languages is None or language in self.languages
 
     def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         """Unit-normalised float32 vectors, one row per text (queries through a small cache)."""
@@ -140,6 +145,8 @@ class SentenceTransformerEmbedder(Embedder):
 
         self.model = model or PACKAGED_ST_MODEL
         path = _packaged_minilm_path() if model is None else model
+        if model is None:
+            self.languages = frozenset({"en"})  # all-MiniLM-L6-v2 was trained on English only
         try:
             self._lc = HuggingFaceEmbeddings(
                 model_name=path,

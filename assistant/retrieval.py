@@ -274,8 +274,8 @@ class Retriever:
         if documents is not None and not documents:
             return []
         flt = build_where(self.store, documents, where)
-        mode = mode or self.settings.retrieval_mode
         query = query.strip()
+        mode = self._effective_mode(mode or self.settings.retrieval_mode, query)
         depth = max(k, self.settings.candidates) if (mode == "hybrid" or self._reranks()) else k
         if mode not in ("dense", "hybrid"):
             query_vector = None
@@ -291,6 +291,16 @@ class Retriever:
         extra = self._other_languages(candidates, query, query_vector, depth, flt) if mode == "hybrid" else []
         ranked = self._rank(candidates, mode, query, extra)
         return self._finish(ranked, candidates, query_vector, k, mode)
+
+    def _effective_mode(self, mode: str, query: str) -> str:
+        """Hybrid falls back to keywords alone for a question the embedding model cannot read.
+
+        An English-only model's vectors of a Chinese question are noise, and fusing noise with
+        BM25 costs ranking quality (LeCoQA test with MiniLM: hybrid 0.417 nDCG@10, BM25 alone 0.523).
+        """
+        if mode == "hybrid" and not self.store.embedder.reads(detect_language(query)):
+            return "bm25"
+        return mode
 
     def warm_up(self) -> None:
         """Bring the keyword index in step with the store now, not on the first question."""

@@ -77,3 +77,8 @@ def test_a_local_sentence_transformers_path_is_accepted(tmp_path):
     local = make_embedder(Settings(data_dir=tmp_path, embedding_backend="sentence-transformers",
                                    embedding_model=path))
     assert local.model == path and local.dim == 384
+
+
+def test_each_model_says_which_languages_it_reads(e5, minilm):
+    assert e5.reads("zh") and e5.reads("en")
+    assert minilm.reads("en") and not minilm.reads("zh")  # the packaged all-MiniLM-L6-v2 is English-only

@@ -276,3 +276,19 @@ def test_english_question_finds_the_chinese_article(laws_retriever: Retriever) -
 def test_language_filter_applies_to_both_sides(laws_retriever: Retriever) -> None:
     for mode in ("bm25", "hybrid", "dense"):
         assert laws_retriever.search("长江 捕捞", 5, where={"language": "en"}, mode=mode) == []
+
+
+def test_hybrid_uses_keywords_alone_for_a_language_the_model_cannot_read(tmp_path: Path) -> None:
+    """With the English-only MiniLM, a Chinese question's vector is noise: hybrid must not fuse it in."""
+    from assistant.embedding import SentenceTransformerEmbedder
+
+    settings = Settings(data_dir=tmp_path / "data", collection="minilm", auto_index_corpus=False)
+    assistant = Assistant(settings, embedder=SentenceTransformerEmbedder())
+    assistant.add(YANGTZE_LAW, CORPUS)
+    chinese = "长江流域禁止捕捞的规定是什么？"
+    hits = assistant.retriever.search(chinese, 5)
+    assert hits and all(h.dense_rank is None for h in hits)
+    assert [h.passage.chunk_id for h in hits] == [h.passage.chunk_id for h in assistant.retriever.search(chinese, 5,
+                                                                                                          mode="bm25")]
+    english = assistant.retriever.search("By what year will Yichang become a model city?", 5)
+    assert any(h.dense_rank is not None for h in english)  # English questions still get the dense side
