@@ -280,6 +280,10 @@ def parse_cedict(lines: Iterable[str]) -> Lexicon:
         if len(simp) >= 2:
             for sense in body.split("/"):
                 _index_sense(sense, simp, by_word)
+        elif common:  # a single character only under its first, plain one-word sense: 水 water, 江 river, 鱼 fish
+            first = body.split("/", 1)[0].removeprefix("to ")
+            if first.isascii() and first.isalpha() and first.islower():
+                _index_sense(first, simp, by_word)
     words = sorted(by_word)
     en_to_zh: dict[str, set[str]] = defaultdict(set)
     for word, key in zip(words, _stemmer().stemWords(words), strict=True):
@@ -288,7 +292,9 @@ def parse_cedict(lines: Iterable[str]) -> Lexicon:
 
 
 def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> None:
-    """Record ``headword`` under a one-word sense ("population", "to protect") or a name's first word."""
+    """Record ``headword`` under a one-word sense ("population", "to protect"), a phrasal verb's verb
+    ("to fish for" 捕捞 → fish), or a name's first word."""
+    sense = " ".join(_PARENS.sub(" ", sense).split())  # "to fish for (aquatic animals)" → "to fish for"
     if sense.startswith("to "):
         sense = sense[3:]
     if sense.isascii() and sense.isalpha():
@@ -296,9 +302,17 @@ def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> Non
         if low not in _EN_STOP:
             by_word[_IRREGULAR.get(low, low)].add(headword)
         return
-    first = sense.split(" ", 1)[0]
+    words = sense.split(" ")
+    plain = all(w.isascii() and w.isalpha() and w.islower() for w in words)
+    if plain and 2 <= len(words) <= 3 and all(w in _PARTICLES for w in words[1:]):
+        by_word[_IRREGULAR.get(words[0], words[0])].add(headword)  # "to fish for" 捕捞 → fish
+        return
+    first = words[0]
     if first.isascii() and first.isalpha() and _is_name(first):
         by_word[first.lower()].add(headword)
+
+
+_PARTICLES = _wordset("for up out off on in into down away over with at about")
 
 
 @functools.lru_cache(maxsize=1)

@@ -451,8 +451,8 @@ def translate_query(query: str, language: str) -> str:
     from assistant.relevance import analyze
 
     terms = analyze(query).terms
-    if language == "zh":
-        words = [form for term in terms for form in term.chinese_forms()]
+    if language == "zh":  # single characters (水, 法) help answers find a term, but as BM25 terms they are noise
+        words = [form for term in terms for form in term.chinese_forms() if len(form) > 1]
     else:
         words = [stem for term in terms for stems in term.english for stem in stems]
     return " ".join(dict.fromkeys(words))

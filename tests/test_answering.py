@@ -107,6 +107,22 @@ def test_dictionary_bridges_chinese_questions_and_english_text() -> None:
     assert coverage(analyze("宜昌的人口是多少？"), english) == 0.0
 
 
+def test_dictionary_finds_plain_english_words_in_chinese_text() -> None:
+    """A character under its first sense (水 water, 江 river) and a phrasal verb's verb (捕捞 "to fish for")."""
+    from assistant.relevance import stem
+    from assistant.retrieval import translate_query
+
+    lex = lexicon()
+    assert lex is not None
+    assert "水" in lex.chinese_for(stem("water")) and "江" in lex.chinese_for(stem("river"))
+    assert "捕捞" in lex.chinese_for(stem("fishing"))
+    question = analyze("Which waters ban fishing?")
+    assert coverage(question, Text.of("国家对长江流域重点水域实行严格捕捞管理，全面禁止生产性捕捞。")) == 1.0
+    assert coverage(question, Text.of("宜昌市常住人口为四百万人。")) == 0.0
+    # as keyword-search terms single characters are noise: the translated query leaves them out
+    assert all(len(word) > 1 for word in translate_query("Which waters ban fishing?", "zh").split())
+
+
 def test_dictionary_bridges_english_questions_and_chinese_text() -> None:
     question = analyze("Who establishes the Yangtze River basin coordination mechanism?")
     chinese = Text.of("第四条 国家建立长江流域协调机制，统一指导、统筹协调长江保护工作。")
