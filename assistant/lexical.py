@@ -39,7 +39,7 @@ import numpy as np
 from scipy import sparse
 
 from assistant.documents import Passage
-from assistant.store import epoch_of
+from assistant.store import doc_id_of, epoch_of
 
 if TYPE_CHECKING:
     from assistant.store import Store
@@ -283,8 +283,7 @@ class _Snapshot:
     """The index for one store revision: rows (chunks) in the order they were added, and their postings."""
 
     revision: str
-    ids: list[str]
-    doc_ids: list[str]
+    ids: list[str]  # chunk ids (``doc_id_of`` gives each one's document)
     documents: dict[str, str]  # doc_id -> added_at of every document indexed (see Store.document_stamps)
     postings: Postings
 
@@ -367,19 +366,18 @@ class LexicalIndex:
         left out until their document is committed.
         """
         if base is None or epoch_of(base.revision) != epoch_of(revision):
-            base = _Snapshot(revision, [], [], {}, Postings())
+            base = _Snapshot(revision, [], {}, Postings())
             self.builds += 1
         else:
             self.updates += 1
         registered = self.store.document_stamps()
         gone = {d for d, stamp in base.documents.items() if registered.get(d) != stamp}
         new = {d: stamp for d, stamp in registered.items() if base.documents.get(d) != stamp}
-        postings = base.postings.without([row for row, d in enumerate(base.doc_ids) if d in gone])
+        postings = base.postings.without([row for row, chunk in enumerate(base.ids) if doc_id_of(chunk) in gone])
         passages = self._chunks_of(set(new), everything=not base.documents)
         postings = postings.appended([self._tokens(p) for p in passages])
         documents = {d: stamp for d, stamp in base.documents.items() if d not in gone} | new
-        snapshot = _Snapshot(revision, base.ids + [p.chunk_id for p in passages],
-                             base.doc_ids + [p.doc_id for p in passages], documents, postings)
+        snapshot = _Snapshot(revision, base.ids + [p.chunk_id for p in passages], documents, postings)
         if snapshot.dead > self.compact_ratio * max(postings.rows, 1):
             snapshot = _compacted(snapshot)
         if gone or new or not base.ids:
@@ -429,7 +427,7 @@ class LexicalIndex:
             staging = self.directory / f".tmp-{folder}"
             staging.mkdir()
             np.savez(staging / "rows.npz", lengths=snapshot.postings.lengths, live=snapshot.postings.live)
-            rows = {"ids": snapshot.ids, "doc_ids": snapshot.doc_ids, "documents": snapshot.documents,
+            rows = {"ids": snapshot.ids, "documents": snapshot.documents,
                     "vocab": list(snapshot.postings.vocab), "segments": listed}
             (staging / "rows.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
             os.replace(staging, self.directory / folder)
@@ -465,8 +463,7 @@ class LexicalIndex:
                                      .tocsc(), str(s["name"])) for s in rows["segments"])
             postings = Postings({term: i for i, term in enumerate(rows["vocab"])}, segments,
                                 arrays["lengths"], arrays["live"])
-            return _Snapshot(str(manifest["revision"]), list(rows["ids"]), list(rows["doc_ids"]),
-                             dict(rows["documents"]), postings)
+            return _Snapshot(str(manifest["revision"]), list(rows["ids"]), dict(rows["documents"]), postings)
         except (OSError, ValueError, KeyError, TypeError) as exc:  # missing, half-pruned by another process, corrupt
             log.debug("no usable keyword index in %s (%s); building it", self.directory, exc)
             return None
@@ -510,10 +507,8 @@ _DOCS_PER_READ = 100  # documents per chunk read while catching up (bounded `$in
 
 
 def _compacted(snapshot: _Snapshot) -> _Snapshot:
-    live = snapshot.postings.live
-    ids = [chunk for chunk, alive in zip(snapshot.ids, live, strict=True) if alive]
-    doc_ids = [doc for doc, alive in zip(snapshot.doc_ids, live, strict=True) if alive]
-    return _Snapshot(snapshot.revision, ids, doc_ids, snapshot.documents, snapshot.postings.compacted())
+    ids = [chunk for chunk, alive in zip(snapshot.ids, snapshot.postings.live, strict=True) if alive]
+    return _Snapshot(snapshot.revision, ids, snapshot.documents, snapshot.postings.compacted())
 
 
 def _top(snapshot: _Snapshot, scores: np.ndarray, k: int) -> list[LexicalHit]:
@@ -523,7 +518,7 @@ def _top(snapshot: _Snapshot, scores: np.ndarray, k: int) -> list[LexicalHit]:
         return []
     best = np.argpartition(-scores, k - 1)[:k]
     best = best[np.lexsort((best, -scores[best]))]  # by score, ties by index order (deterministic)
-    return [LexicalHit(snapshot.ids[i], snapshot.doc_ids[i], float(scores[i])) for i in best]
+    return [LexicalHit(snapshot.ids[i], doc_id_of(snapshot.ids[i]), float(scores[i])) for i in best]
 
 
 def tokenize(text: str) -> list[str]:
