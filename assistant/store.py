@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,11 +232,7 @@ class Store:
 
     def known_ids(self, doc_ids: Iterable[str]) -> set[str]:
         """Which of ``doc_ids`` are registered: one lookup by id, without reading every entry."""
-        wanted = list(dict.fromkeys(doc_ids))
-        found: set[str] = set()
-        for lo in range(0, len(wanted), READ_PAGE):
-            found.update(self.registry.get(ids=wanted[lo:lo + READ_PAGE], include=[])["ids"])
-        return found
+        return {i for page in _pages(self.registry, [], ids=list(dict.fromkeys(doc_ids))) for i in page["ids"]}
 
     def document_stamps(self) -> dict[str, str]:
         """Every registered document id with the time it was added (metadata only, in pages).
@@ -244,14 +240,8 @@ class Store:
         A document's chunks never change while it stays registered, so (id, added_at) pairs are
         enough for a derived index to find what came and went since it last looked.
         """
-        stamps: dict[str, str] = {}
-        offset = 0
-        while True:
-            page = self.registry.get(limit=READ_PAGE, offset=offset, include=["metadatas"])
-            stamps.update((i, str(m.get("added_at", ""))) for i, m in zip(page["ids"], page["metadatas"], strict=True))
-            if len(page["ids"]) < READ_PAGE:
-                return stamps
-            offset += READ_PAGE
+        return {i: str(m.get("added_at", "")) for page in _pages(self.registry, ["metadatas"])
+                for i, m in zip(page["ids"], page["metadatas"], strict=True)}
 
     def documents(self) -> list[StoredDocument]:
         result = self.registry.get(include=["metadatas"])
@@ -295,27 +285,30 @@ class Store:
                 for chunk, distance in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def get_chunks(self, where: dict[str, Any] | None = None, ids: Iterable[str] | None = None) -> list[Passage]:
-        """Chunks by filter or id, score 0 (for the keyword index and for showing a passage).
-
-        Read in pages: one unbounded ``get`` of a large collection fails in embedded Chroma
-        ("too many SQL variables" at 100k chunks) and is one huge response from a server.
-        """
-        include: Any = ["documents", "metadatas"]
-        pages: list[dict[str, Any]] = []
-        if ids is not None:
-            wanted = list(ids)
-            for lo in range(0, len(wanted), READ_PAGE):
-                pages.append(self.collection.get(ids=wanted[lo:lo + READ_PAGE], where=where, include=include))
-        else:
-            offset = 0
-            while True:
-                page = self.collection.get(where=where, limit=READ_PAGE, offset=offset, include=include)
-                pages.append(page)
-                if len(page["ids"]) < READ_PAGE:
-                    break
-                offset += READ_PAGE
+        """Chunks by filter or id, score 0 (for the keyword index and for showing a passage)."""
+        pages = _pages(self.collection, ["documents", "metadatas"], where=where, ids=None if ids is None else list(ids))
         return [passage_from(i, t, m, 0.0) for page in pages
                 for i, t, m in zip(page["ids"], page["documents"], page["metadatas"], strict=True)]
+
+
+def _pages(collection: chromadb.Collection, include: Any, *, where: dict[str, Any] | None = None,
+           ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """A collection read in pages of READ_PAGE records: by id batches when ``ids`` is given, else by offset.
+
+    One unbounded ``get`` of a large collection fails in embedded Chroma ("too many SQL variables"
+    at 100k chunks) and is one huge response from a server.
+    """
+    if ids is not None:
+        for lo in range(0, len(ids), READ_PAGE):
+            yield collection.get(ids=ids[lo:lo + READ_PAGE], where=where, include=include)
+        return
+    offset = 0
+    while True:
+        page = collection.get(where=where, limit=READ_PAGE, offset=offset, include=include)
+        yield page
+        if len(page["ids"]) < READ_PAGE:
+            return
+        offset += READ_PAGE
 
 
 def chunk_id(doc_id: str, index: int) -> str:
