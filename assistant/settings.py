@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     mmr: bool = Field(False, description="Re-rank fused results for diversity (maximal marginal relevance).")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR trade-off: 1 is pure relevance.")
     answer_prior: float = Field(
-        0.5, ge=0, description="Bonus, in first-place RRF votes, for passages holding the answer type asked for."
+        0.5, ge=0, description="Bonus for passages holding the answer type asked for: z units with score fusion, "
+        "first-place votes with RRF."
     )
     max_per_document: int | None = Field(None, ge=1, description="Cap on passages from one document.")
 

@@ -274,8 +274,8 @@ class Store:
                 where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, without texts or metadata.
 
-        Reading texts and metadata is most of a Chroma query's cost (100k chunks, 50 hits: 2.0 ms
-        p50 for ids and distances, 7.4 ms with them, bench/retrieve_breakdown.py); retrieval needs
+        Reading texts and metadata is most of a Chroma query's cost (100k chunks, 50 hits: 1.9 ms
+        p50 for ids and distances, 9.5 ms with them, bench/retrieve_breakdown.py); retrieval needs
         them only for the passages it returns. No count() first: an empty collection simply yields
         no hits, and in server mode every extra call is a network round trip on the query path.
         """
