@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SERVER_DIR, chroma_server, machine_facts, obliqa_titles, save_result, store_settings
+from common import machine_facts, mode_server, obliqa_titles, save_result, store_settings
 from obliqa_vectors import load_vectors
 
 from assistant.documents import Chunk, Document
@@ -101,7 +101,7 @@ def documents(size: int) -> Iterator[tuple[Document, list[Chunk], np.ndarray]]:
         yield flush()
 
 
-def build(size: int, mode: str, server: tuple[str, int] | None, rebuild: bool) -> dict:
+def build(size: int, mode: str, server: tuple[str, int, int] | None, rebuild: bool) -> dict:
     from assistant.embedding import make_embedder
     from assistant.retrieval import Retriever
     from assistant.store import Store
@@ -150,11 +150,8 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="delete and rebuild the store")
     args = parser.parse_args()
     facts = machine_facts()
-    if args.mode == "server":
-        with chroma_server(SERVER_DIR) as (host, port, _pid):
-            result = build(args.size, args.mode, (host, port), args.rebuild)
-    else:
-        result = build(args.size, args.mode, None, args.rebuild)
+    with mode_server(args.mode) as server:
+        result = build(args.size, args.mode, server, args.rebuild)
     save_result(f"build-{args.mode}-{args.size}", {**result, "machine": facts})
 
 

@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     ROOT,
-    SERVER_DIR,
-    chroma_server,
     free_port,
     machine_facts,
+    mode_server,
     obliqa_questions,
     percentile,
     save_result,
@@ -79,7 +78,7 @@ def web_once(env: dict[str, str], question: str, timeout: float = 300) -> tuple[
             proc.kill()
 
 
-def run(size: int, mode: str, server: tuple[str, int] | None, args: argparse.Namespace) -> dict:
+def run(size: int, mode: str, server: tuple[str, int, int] | None, args: argparse.Namespace) -> dict:
     env = store_env(store_settings(mode, size, server))
     questions = obliqa_questions("test", limit=2 * args.repeats, offset=2000)
     cli = [cli_once(env, q) for q in questions[: args.repeats]]
@@ -100,11 +99,8 @@ def main() -> None:
     parser.add_argument("--no-web", dest="web", action="store_false")
     args = parser.parse_args()
     facts = machine_facts()
-    if args.mode == "server":
-        with chroma_server(SERVER_DIR) as (host, port, _pid):
-            result = run(args.size, args.mode, (host, port), args)
-    else:
-        result = run(args.size, args.mode, None, args)
+    with mode_server(args.mode) as server:
+        result = run(args.size, args.mode, server, args)
     result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     save_result(f"cold-start-{args.mode}-{args.size}", {**result, "machine": facts})
 

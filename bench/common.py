@@ -175,7 +175,17 @@ def chroma_server(path: Path = SERVER_DIR, port: int | None = None) -> Iterator[
         log.close()
 
 
-def store_settings(mode: str, size: int, server: tuple[str, int] | None = None, **overrides: Any) -> Any:
+@contextlib.contextmanager
+def mode_server(mode: str) -> Iterator[tuple[str, int, int] | None]:
+    """The benchmark stores' own `chroma run` server (host, port, pid) in server mode; None in embedded mode."""
+    if mode != "server":
+        yield None
+        return
+    with chroma_server(SERVER_DIR) as server:
+        yield server
+
+
+def store_settings(mode: str, size: int, server: tuple[str, int, int] | None = None, **overrides: Any) -> Any:
     """Settings of the benchmark store of ``size`` chunks in ``mode`` (embedded or server)."""
     from assistant.settings import Settings
 
@@ -183,7 +193,7 @@ def store_settings(mode: str, size: int, server: tuple[str, int] | None = None, 
                               "auto_index_corpus": False}
     if mode == "server":
         if server is None:
-            raise ValueError("server mode needs (host, port)")
+            raise ValueError("server mode needs the server's (host, port, pid)")
         values.update(chroma_host=server[0], chroma_port=server[1])
     values.update(overrides)
     return Settings(**values)

@@ -26,11 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     ROOT,
-    SERVER_DIR,
-    chroma_server,
     cpu_seconds,
     free_port,
     machine_facts,
+    mode_server,
     obliqa_questions,
     peak_rss_mb,
     save_result,
@@ -96,7 +95,7 @@ def start_web(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the web app did not answer within 300 s")
 
 
-def run(size: int, mode: str, server: tuple[str, int] | None, args: argparse.Namespace) -> dict:
+def run(size: int, mode: str, server: tuple[str, int, int] | None, args: argparse.Namespace) -> dict:
     env = store_env(store_settings(mode, size, server))
     proc, url = start_web(env)
     try:
@@ -142,11 +141,8 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="suffix of the result file (e.g. 'spin' for an OpenMP variant)")
     args = parser.parse_args()
     facts = machine_facts()
-    if args.mode == "server":
-        with chroma_server(SERVER_DIR) as (host, port, _pid):
-            result = run(args.size, args.mode, (host, port), args)
-    else:
-        result = run(args.size, args.mode, None, args)
+    with mode_server(args.mode) as server:
+        result = run(args.size, args.mode, server, args)
     result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     name = f"concurrent-{args.mode}-{args.size}-u{args.users}-think{args.think:g}"
     name += f"-{args.tag}" if args.tag else ""

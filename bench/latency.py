@@ -23,9 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     OUT,
     PACKAGES,
-    SERVER_DIR,
-    chroma_server,
     machine_facts,
+    mode_server,
     obliqa_questions,
     peak_rss_mb,
     rss_mb,
@@ -63,7 +62,7 @@ def after_write_ms(assistant) -> dict[str, float]:  # type: ignore[no-untyped-de
     return {"after_add": round(after_add * 1000, 1), "after_remove": round(after_remove * 1000, 1)}
 
 
-def run(size: int, mode: str, server: tuple[str, int] | None, server_pid: int | None, args: argparse.Namespace) -> dict:
+def run(size: int, mode: str, server: tuple[str, int, int] | None, args: argparse.Namespace) -> dict:
     from assistant.service import Assistant
 
     settings = store_settings(mode, size, server)
@@ -109,8 +108,8 @@ def run(size: int, mode: str, server: tuple[str, int] | None, server_pid: int | 
     if after_write:
         result["retrieve_after_a_write_ms"] = after_write
         result["peak_rss_mb_after_writes"] = peak_rss_mb()  # includes the keyword index rebuilds
-    if server_pid:
-        result.update(server_rss_mb=rss_mb(server_pid), server_peak_rss_mb=peak_rss_mb(server_pid))
+    if server:
+        result.update(server_rss_mb=rss_mb(server[2]), server_peak_rss_mb=peak_rss_mb(server[2]))
     return result
 
 
@@ -127,11 +126,8 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="suffix of the result file (e.g. 'spin' for an OpenMP variant)")
     args = parser.parse_args()
     facts = machine_facts()
-    if args.mode == "server":
-        with chroma_server(SERVER_DIR) as (host, port, pid):
-            result = run(args.size, args.mode, (host, port), pid, args)
-    else:
-        result = run(args.size, args.mode, None, None, args)
+    with mode_server(args.mode) as server:
+        result = run(args.size, args.mode, server, args)
     result["loadavg_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     name = f"latency-{args.mode}-{args.size}" + (f"-{args.tag}" if args.tag else "")
     result["omp_env"] = {k: v for k, v in __import__("os").environ.items() if k.startswith(("OMP_", "GOMP_"))}

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SERVER_DIR, chroma_server, machine_facts, obliqa_questions, save_result, store_settings, summary_ms
+from common import machine_facts, mode_server, obliqa_questions, save_result, store_settings, summary_ms
 
 
-def run(size: int, mode: str, server: tuple[str, int] | None, queries: int) -> dict:
+def run(size: int, mode: str, server: tuple[str, int, int] | None, queries: int) -> dict:
     from assistant.service import Assistant
 
     assistant = Assistant(store_settings(mode, size, server))
@@ -63,11 +63,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     facts = machine_facts()
-    if args.mode == "server":
-        with chroma_server(SERVER_DIR) as (host, port, _pid):
-            result = run(args.size, args.mode, (host, port), args.queries)
-    else:
-        result = run(args.size, args.mode, None, args.queries)
+    with mode_server(args.mode) as server:
+        result = run(args.size, args.mode, server, args.queries)
     result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     save_result(f"breakdown-{args.mode}-{args.size}", {**result, "machine": facts})
 
