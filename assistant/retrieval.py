@@ -274,7 +274,8 @@ class Retriever:
             return []
         flt = build_where(self.store, documents, where)
         query = query.strip()
-        mode = self._effective_mode(mode or self.settings.retrieval_mode, query)
+        language = detect_language(query)
+        mode = self._effective_mode(mode or self.settings.retrieval_mode, language)
         depth = max(k, self.settings.candidates) if (mode == "hybrid" or self._reranks()) else k
         if mode not in ("dense", "hybrid"):
             query_vector = None
@@ -287,17 +288,17 @@ class Retriever:
             self._add_dense(candidates, query_vector, depth, flt)
         if mode in ("bm25", "hybrid"):
             self._add_lexical(candidates, query, depth, flt)
-        extra = self._other_languages(candidates, query, query_vector, depth, flt) if mode == "hybrid" else []
+        extra = self._other_languages(candidates, query, language, query_vector, depth, flt) if mode == "hybrid" else []
         ranked = self._rank(candidates, mode, query, extra)
         return self._finish(ranked, candidates, query_vector, k, mode)
 
-    def _effective_mode(self, mode: str, query: str) -> str:
+    def _effective_mode(self, mode: str, language: str) -> str:
         """Hybrid falls back to keywords alone for a question the embedding model cannot read.
 
         An English-only model's vectors of a Chinese question are noise, and fusing noise with
         BM25 costs ranking quality (LeCoQA test with MiniLM: hybrid 0.417 nDCG@10, BM25 alone 0.523).
         """
-        if mode == "hybrid" and not self.store.embedder.reads(detect_language(query)):
+        if mode == "hybrid" and not self.store.embedder.reads(language):
             return "bm25"
         return mode
 
@@ -313,7 +314,7 @@ class Retriever:
             self._language_cache = (revision, {d.language for d in self.store.documents()})
         return self._language_cache[1]
 
-    def _other_languages(self, candidates: dict[str, _Candidate], query: str, vector: np.ndarray | None,
+    def _other_languages(self, candidates: dict[str, _Candidate], query: str, own: str, vector: np.ndarray | None,
                          depth: int, flt: dict[str, Any] | None) -> list[Ranking]:
         """Extra rankings from the stored languages other than the question's.
 
@@ -321,8 +322,8 @@ class Retriever:
         question's own language, so in a mixed store the other language's passages never reach
         the head of either list. Searching each other language on its own (dense within it, and
         BM25 with the question's dictionary translation) gives its best passages their own votes.
+        ``own`` is the question's language.
         """
-        own = detect_language(query)
         rankings: list[Ranking] = []
         for language in sorted(self._languages() - {own}):
             scoped = _and(flt, {"language": language})
