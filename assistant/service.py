@@ -18,7 +18,7 @@ from assistant.embedding import Embedder, make_embedder
 from assistant.ingest import AddResult, Progress
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
-from assistant.store import Store, StoredDocument
+from assistant.store import ReadOnlyStore, Store, StoredDocument
 
 
 class Assistant:
@@ -41,12 +41,14 @@ class Assistant:
     def add(self, *paths: str | Path, progress: Progress | None = None,
             sources: dict[str, str] | None = None) -> list[AddResult]:
         """Add files or folders; returns one result per file (added, unchanged, replaced or failed)."""
+        self._check_writable("add documents")
         with self._lock:
             self._corpus_checked = True
             return ingest.add_paths(self.store, self.settings, paths, progress=progress, sources=sources)
 
     def remove(self, doc_id: str) -> StoredDocument:
         """Delete a document and all its chunks; raises UnknownDocument for an unknown id."""
+        self._check_writable("remove documents")
         with self._lock:
             return self.store.delete_document(doc_id)
 
@@ -56,12 +58,18 @@ class Assistant:
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Rebuild all chunks and vectors from the stored texts (after a model or chunking change)."""
+        self._check_writable("re-index")
         with self._lock:
             return ingest.reindex(self.store, self.settings, progress=progress)
 
+    def _check_writable(self, action: str) -> None:
+        if self.settings.read_only:
+            raise ReadOnlyStore(
+                f"cannot {action}: this assistant is read-only (unset ASSISTANT_READ_ONLY to allow writes)")
+
     def ensure_corpus(self, progress: Progress | None = None) -> list[AddResult]:
         """On first use of an empty store, index the shipped corpus so there is something to ask."""
-        if self._corpus_checked or not self.settings.auto_index_corpus:
+        if self._corpus_checked or not self.settings.auto_index_corpus or self.settings.read_only:
             return []
         with self._lock:
             self._corpus_checked = True

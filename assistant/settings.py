@@ -38,9 +38,15 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
     collection: str = Field("policy", description="Base name of the Chroma collections.")
     auto_index_corpus: bool = Field(True, description="Index corpus_dir when the store is empty on first use.")
+    read_only: bool = Field(
+        False, description="Refuse every write (add, remove, reindex) from the CLI, web app and API.")
+    write_lock_timeout: float = Field(
+        60.0, ge=0, description="Seconds a write waits for another process's write to the same store before giving up."
+    )
 
     # --- loading and chunking --------------------------------------------------------
     max_file_mb: float = Field(50.0, description="Files larger than this are refused before reading.")
+    max_pages: int = Field(2000, ge=1, description="PDFs with more pages than this are refused before extraction.")
     chunk_chars_en: int = Field(1000, ge=100, description="Target chunk size for English text, in characters.")
     chunk_chars_zh: int = Field(400, ge=50, description="Target chunk size for Chinese text, in characters.")
 

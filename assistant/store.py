@@ -36,6 +36,14 @@ class EmbeddingMismatch(StoreError):
     """The index was built with another embedding model than the settings ask for."""
 
 
+class ReadOnlyStore(StoreError):
+    """A write asked of an assistant configured read-only."""
+
+
+class StoreBusy(StoreError):
+    """Another process kept the store's write lock past the wait allowed."""
+
+
 class UnknownDocument(StoreError, KeyError):
     """A document id that is not in the store."""
 
