@@ -34,6 +34,10 @@ def _progress_bar(description: str) -> tuple[Callable[[int, int, str], None], Ca
     return update, close
 
 
+def _tell_waiting(message: str) -> None:
+    print(f"{message}…", file=sys.stderr, flush=True)
+
+
 def _assistant(args: argparse.Namespace) -> Any:
     from assistant.service import Assistant
 
@@ -45,7 +49,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
     update, close = _progress_bar("embedding")
     try:
-        results = assistant.add(*args.paths, progress=update)
+        results = assistant.add(*args.paths, progress=update, waiting=_tell_waiting)
     finally:
         close()
     for r in results:
@@ -68,7 +72,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    removed = _assistant(args).remove(args.doc_id)
+    removed = _assistant(args).remove(args.doc_id, waiting=_tell_waiting)
     print(f"removed {removed.doc_id} ({removed.title}, {removed.chunks} chunks)")
     return EXIT_OK
 
@@ -105,13 +109,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_reindex(args: argparse.Namespace) -> int:
     from assistant.embedding import make_embedder
     from assistant.ingest import reindex
-    from assistant.store import Store
+    from assistant.store import Store, require_writable
 
     settings = Settings.load(args.config, **({"data_dir": args.data_dir} if args.data_dir else {}))
+    require_writable(settings, "re-index")
     store = Store(settings, make_embedder(settings), check_model=False)
     update, close = _progress_bar("reindexing")
     try:
-        total = reindex(store, settings, progress=update)
+        total = reindex(store, settings, progress=update, waiting=_tell_waiting)
     finally:
         close()
     print(f"reindexed {len(store.documents())} documents into {total} chunks with {store.embedder.label}")

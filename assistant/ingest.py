@@ -1,15 +1,17 @@
 """Ingestion: files → Documents → Chunks → vectors → store, and reindexing from stored texts.
 
 Every file is loaded and chunked before anything is written, so a bad file fails alone and
-leaves the store untouched. A document is registered only after all its chunks are written
-under deterministic ids, so an interrupted run can simply be run again: nothing is duplicated.
+leaves the store untouched. A document is embedded first, then written under the store's write
+lock (see locking.py) and registered only after all its chunks are written under deterministic
+ids; a process killed midway leaves its document marked pending, and the next writer removes
+the debris, so an interrupted run can simply be run again: nothing is duplicated or half there.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -18,8 +20,9 @@ import numpy as np
 from assistant.chunking import chunk_document
 from assistant.documents import Chunk, Document
 from assistant.loading import LoadError, discover, load_document
+from assistant.locking import Waiting
 from assistant.settings import Settings
-from assistant.store import Store, StoredDocument
+from assistant.store import Store, StoreBusy, StoredDocument
 
 Status = Literal["added", "unchanged", "replaced", "failed"]
 Progress = Callable[[int, int, str], None]
@@ -47,7 +50,6 @@ class _Pending:
     document: Document
     chunks: list[Chunk]
     content_hash: str
-    replaces: list[StoredDocument] = field(default_factory=list)
 
     @property
     def doc_id(self) -> str:
@@ -70,11 +72,13 @@ def add_paths(
     *,
     progress: Progress | None = None,
     sources: dict[str, str] | None = None,
+    waiting: Waiting | None = None,
 ) -> list[AddResult]:
     """Add files and folders; one AddResult per file (or per path that could not be read).
 
     ``sources`` maps a path to the name recorded as its source (uploads keep the user's
     file name rather than a temporary path, so a re-upload replaces the earlier version).
+    ``waiting`` is told when another process holds the store's write lock.
     """
     files, errors = discover(paths)
     results = [AddResult(e.path, None, "failed", e.reason) for e in errors]
@@ -87,8 +91,15 @@ def add_paths(
             pending.append(outcome)
     total = sum(len(p.chunks) for p in pending)
     done = 0
+    busy: StoreBusy | None = None
     for item in pending:
-        results.append(_store_one(store, settings, item, done, total, progress))
+        if busy is None:
+            try:
+                results.append(_store_one(store, settings, item, done, total, progress, waiting))
+            except StoreBusy as exc:  # the rest would only wait as long again
+                busy = exc
+        if busy is not None:
+            results.append(AddResult(item.path, None, "failed", str(busy), item.document.title))
         done += len(item.chunks)
     position = {str(f): i for i, f in enumerate(files)}  # results in the order of the files found
     return sorted(results, key=lambda r: position.get(r.path, -1))
@@ -106,55 +117,68 @@ def _prepare(store: Store, settings: Settings, path: Path, source: str | None,
     if twin:
         other = twin[0]
         where = other.source if isinstance(other, StoredDocument) else other.path
-        reason = "already stored" if where == document.source else f"same content as {where}, already stored"
-        return AddResult(str(path), digest[:16], "unchanged", reason, document.title)
+        return _unchanged(str(path), digest[:16], document, where)
     chunks = chunk_for(document, settings)
     if not chunks:
         return AddResult(str(path), None, "failed", "no text to index after chunking")
-    replaces = [d for d in store.find(source=document.source) if d.content_hash != digest]
-    return _Pending(str(path), document, chunks, digest, replaces)
+    return _Pending(str(path), document, chunks, digest)
+
+
+def _unchanged(path: str, doc_id: str, document: Document, stored_as: str) -> AddResult:
+    reason = "already stored" if stored_as == document.source else f"same content as {stored_as}, already stored"
+    return AddResult(path, doc_id, "unchanged", reason, document.title)
 
 
 def _store_one(store: Store, settings: Settings, item: _Pending, done: int, total: int,
-               progress: Progress | None) -> AddResult:
+               progress: Progress | None, waiting: Waiting | None) -> AddResult:
+    """Embed without the lock, then write under it, re-checking what another process may have added meanwhile."""
+    title = item.document.title
     try:
-        write_document(store, settings, item.doc_id, item.document, item.chunks, item.content_hash,
-                       progress=progress, done=done, total=total)
+        vectors = embed_chunks(store, settings, item.chunks, progress=progress, done=done, total=total, label=title)
     except Exception as exc:  # one document's failure must not stop the batch
-        store.delete_chunks(item.doc_id)
-        return AddResult(item.path, None, "failed", f"could not embed or store: {exc}", item.document.title)
-    for old in item.replaces:
-        store.delete_document(old.doc_id)
-    status: Status = "replaced" if item.replaces else "added"
-    reason = f"replaced {', '.join(d.doc_id for d in item.replaces)}" if item.replaces else ""
-    return AddResult(item.path, item.doc_id, status, reason, item.document.title, len(item.chunks))
+        return AddResult(item.path, None, "failed", f"could not embed: {exc}", title)
+    with store.writing("add documents", waiting):
+        twin = store.find(content_hash=item.content_hash)
+        if twin:  # another process stored the same text while this one was embedding
+            return _unchanged(item.path, item.doc_id, item.document, twin[0].source)
+        replaces = [d.doc_id for d in store.find(source=item.document.source) if d.content_hash != item.content_hash]
+        try:
+            store.put_document(item.doc_id, item.document, item.chunks, vectors, item.content_hash, replaces=replaces)
+        except Exception as exc:
+            store.recover()
+            return AddResult(item.path, None, "failed", f"could not store: {exc}", title)
+    status: Status = "replaced" if replaces else "added"
+    reason = f"replaced {', '.join(replaces)}" if replaces else ""
+    return AddResult(item.path, item.doc_id, status, reason, title, len(item.chunks))
 
 
-def write_document(store: Store, settings: Settings, doc_id: str, document: Document, chunks: Sequence[Chunk],
-                   digest: str, *, progress: Progress | None = None, done: int = 0, total: int = 0,
-                   added_at: str | None = None) -> None:
-    """Embed in batches and write chunks, then register the document (the commit point)."""
-    store.delete_chunks(doc_id)  # leftovers of an interrupted run
+def embed_chunks(store: Store, settings: Settings, chunks: Sequence[Chunk], *, progress: Progress | None = None,
+                 done: int = 0, total: int = 0, label: str = "") -> np.ndarray:
+    """Vectors of ``chunks`` in batches, reporting progress after each batch."""
     batch = settings.embedding_batch_size
     parts: list[np.ndarray] = []
     for lo in range(0, len(chunks), batch):
         parts.append(store.embedder.encode([c.text for c in chunks[lo:lo + batch]]))
         if progress:
-            progress(done + min(lo + batch, len(chunks)), total or len(chunks), document.title)
-    store.write_chunks(doc_id, document, chunks, np.concatenate(parts))
-    store.commit_document(doc_id, document, digest, len(chunks), added_at=added_at)
+            progress(done + min(lo + batch, len(chunks)), total or len(chunks), label)
+    return np.concatenate(parts)
 
 
-def reindex(store: Store, settings: Settings, *, progress: Progress | None = None) -> int:
-    """Rebuild every chunk from the stored texts with the current chunking and embedding settings."""
-    stored = store.documents()
-    plans = [(d, store.load(d.doc_id)) for d in stored]
-    chunked = [(d, doc, chunk_for(doc, settings)) for d, doc in plans]
-    total = sum(len(c) for _, _, c in chunked)
-    store.reset_vectors()
-    done = 0
-    for entry, document, chunks in chunked:
-        write_document(store, settings, entry.doc_id, document, chunks, entry.content_hash,
-                       progress=progress, done=done, total=total, added_at=entry.added_at)
-        done += len(chunks)
-    return total
+def reindex(store: Store, settings: Settings, *, progress: Progress | None = None,
+            waiting: Waiting | None = None) -> int:
+    """Rebuild every chunk from the stored texts with the current chunking and embedding settings.
+
+    Holds the write lock throughout: other writers wait (or give up with StoreBusy) meanwhile.
+    """
+    with store.writing("re-index", waiting):
+        stored = store.documents()
+        chunked = [(d, doc, chunk_for(doc, settings)) for d in stored for doc in [store.load(d.doc_id)]]
+        total = sum(len(c) for _, _, c in chunked)
+        store.reset_vectors()
+        done = 0
+        for entry, document, chunks in chunked:
+            vectors = embed_chunks(store, settings, chunks, progress=progress, done=done, total=total,
+                                   label=document.title)
+            store.put_document(entry.doc_id, document, chunks, vectors, entry.content_hash, added_at=entry.added_at)
+            done += len(chunks)
+        return total

@@ -292,6 +292,11 @@ class _Snapshot:
         return {chunk: row for row, chunk in enumerate(self.ids)}
 
     @property
+    def live_ids(self) -> list[str]:
+        """Chunk ids of the rows still searchable (deleted documents' rows stay until compaction)."""
+        return [chunk for chunk, alive in zip(self.ids, self.postings.live, strict=True) if alive]
+
+    @property
     def dead(self) -> int:
         return self.postings.rows - self.postings.live_count
 
@@ -486,7 +491,7 @@ class LexicalIndex:
     def _mask(self, snapshot: _Snapshot, where: dict[str, Any]) -> np.ndarray:
         """1 for chunks the filter admits, 0 elsewhere. Chroma evaluates the filter, so every
         operator it supports means exactly what it means on the dense side."""
-        allowed = self.store.collection.get(where=where, include=[])["ids"]
+        allowed = self.store.ids_where(where)
         mask = np.zeros(len(snapshot.ids), dtype=np.float32)
         rows = [snapshot.position[i] for i in allowed if i in snapshot.position]
         mask[rows] = 1.0

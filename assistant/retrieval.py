@@ -251,7 +251,7 @@ class Retriever:
         self.settings = settings
         self.lexical = lexical or LexicalIndex(store, settings.data_dir / "lexical" / settings.collection)
         self.answer_prior = answer_prior if answer_prior is not None else settings.answer_prior
-        self._language_cache: tuple[str | None, set[str]] = (None, set())
+        self._registry_cache: tuple[str | None, dict[str, str]] = (None, {})
 
     # --- public API -------------------------------------------------------------------
     def retrieve(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
@@ -273,6 +273,7 @@ class Retriever:
         if documents is not None and not documents:
             return []
         flt = build_where(self.store, documents, where)
+        registered = self._registered()
         query = query.strip()
         language = detect_language(query)
         mode = self._effective_mode(mode or self.settings.retrieval_mode, language)
@@ -285,10 +286,11 @@ class Retriever:
             query_vector = np.asarray(query_vector, dtype=np.float32)
         candidates: dict[str, _Candidate] = {}
         if query_vector is not None:
-            self._add_dense(candidates, query_vector, depth, flt)
+            self._add_dense(candidates, self._nearest(query_vector, depth, flt, registered))
         if mode in ("bm25", "hybrid"):
             self._add_lexical(candidates, query, depth, flt)
-        extra = self._other_languages(candidates, query, language, query_vector, depth, flt) if mode == "hybrid" else []
+        extra = self._other_languages(candidates, query, language, query_vector, depth, flt, registered) \
+            if mode == "hybrid" else []
         ranked = self._rank(candidates, mode, query, extra)
         return self._finish(ranked, candidates, query_vector, k, mode)
 
@@ -306,16 +308,32 @@ class Retriever:
         """Bring the keyword index in step with the store now, not on the first question."""
         self.lexical.search("warm up", 1, None)
 
-    # --- cross-language search ----------------------------------------------------------
-    def _languages(self) -> set[str]:
-        """Languages of the stored documents, re-read only when the store changed."""
-        revision = self.lexical.revision  # synced by this query's keyword search: no second read of the stamp
-        if self._language_cache[0] != revision:
-            self._language_cache = (revision, {d.language for d in self.store.documents()})
-        return self._language_cache[1]
+    # --- what is registered -------------------------------------------------------------
+    def _registered(self) -> dict[str, str]:
+        """Language of every registered document, re-read only when the store changed.
 
+        Reading the revision stamp first also brings this process's view of an embedded store up
+        to date with other processes' writes before anything is searched (Store.revision).
+        """
+        revision = self.store.revision()
+        if self._registry_cache[0] != revision:
+            self._registry_cache = (revision, {d.doc_id: d.language for d in self.store.documents()})
+        return self._registry_cache[1]
+
+    def _nearest(self, vector: np.ndarray, depth: int, flt: dict[str, Any] | None,
+                 registered: dict[str, str]) -> list[tuple[str, float]]:
+        """Dense hits of registered documents only.
+
+        A document's chunks are in Chroma before it is registered (the commit point), so while a
+        write is under way, or after one died, unregistered chunks exist and must not be cited.
+        Keyword search sees registered documents only by construction.
+        """
+        found = self.store.nearest(vector, depth, flt)
+        return [(chunk, similarity) for chunk, similarity in found if doc_id_of(chunk) in registered]
+
+    # --- cross-language search ----------------------------------------------------------
     def _other_languages(self, candidates: dict[str, _Candidate], query: str, own: str, vector: np.ndarray | None,
-                         depth: int, flt: dict[str, Any] | None) -> list[Ranking]:
+                         depth: int, flt: dict[str, Any] | None, registered: dict[str, str]) -> list[Ranking]:
         """Extra rankings from the stored languages other than the question's.
 
         Same-language pairs score a few hundredths higher in cosine and BM25 only matches the
@@ -325,10 +343,10 @@ class Retriever:
         ``own`` is the question's language.
         """
         rankings: list[Ranking] = []
-        for language in sorted(self._languages() - {own}):
+        for language in sorted(set(registered.values()) - {own}):
             scoped = _and(flt, {"language": language})
             if vector is not None:
-                found = self.store.nearest(vector, depth, scoped)
+                found = self._nearest(vector, depth, scoped, registered)
                 for chunk, similarity in found:
                     entry = candidates.setdefault(chunk, _Candidate(chunk, doc_id_of(chunk)))
                     entry.dense = similarity if entry.dense is None else entry.dense
@@ -349,10 +367,9 @@ class Retriever:
     def _embed(self, query: str) -> np.ndarray:
         return np.asarray(self.store.embedder.encode([query], query=True)[0], dtype=np.float32)
 
-    def _add_dense(self, candidates: dict[str, _Candidate], vector: np.ndarray, depth: int,
-                   flt: dict[str, Any] | None) -> None:
+    def _add_dense(self, candidates: dict[str, _Candidate], found: list[tuple[str, float]]) -> None:
         """Ids and similarities only: texts are read later, for the passages actually returned."""
-        for rank, (chunk, similarity) in enumerate(self.store.nearest(vector, depth, flt), 1):
+        for rank, (chunk, similarity) in enumerate(found, 1):
             candidates[chunk] = _Candidate(chunk, doc_id_of(chunk), dense=similarity, dense_rank=rank)
 
     def _add_lexical(self, candidates: dict[str, _Candidate], query: str, depth: int,
@@ -431,7 +448,7 @@ class Retriever:
         if not missing:
             return
         include = ["documents", "metadatas", "embeddings"] if with_vectors else ["documents", "metadatas"]
-        result = self.store.collection.get(ids=[c.chunk_id for c in missing], include=include)
+        result = self.store.fetch([c.chunk_id for c in missing], include)
         by_id = {c.chunk_id: c for c in missing}
         embeddings = result.get("embeddings") if with_vectors else None
         for i, chunk in enumerate(result["ids"]):

@@ -16,9 +16,10 @@ from assistant import ingest
 from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder, make_embedder
 from assistant.ingest import AddResult, Progress
+from assistant.locking import Waiting
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
-from assistant.store import ReadOnlyStore, Store, StoredDocument
+from assistant.store import Store, StoredDocument, require_writable
 
 
 class Assistant:
@@ -39,33 +40,32 @@ class Assistant:
 
     # --- documents -------------------------------------------------------------------
     def add(self, *paths: str | Path, progress: Progress | None = None,
-            sources: dict[str, str] | None = None) -> list[AddResult]:
-        """Add files or folders; returns one result per file (added, unchanged, replaced or failed)."""
-        self._check_writable("add documents")
+            sources: dict[str, str] | None = None, waiting: Waiting | None = None) -> list[AddResult]:
+        """Add files or folders; returns one result per file (added, unchanged, replaced or failed).
+
+        ``waiting`` is told when another process is writing to the store (see locking.py).
+        """
+        require_writable(self.settings, "add documents")
         with self._lock:
             self._corpus_checked = True
-            return ingest.add_paths(self.store, self.settings, paths, progress=progress, sources=sources)
+            return ingest.add_paths(self.store, self.settings, paths, progress=progress, sources=sources,
+                                    waiting=waiting)
 
-    def remove(self, doc_id: str) -> StoredDocument:
+    def remove(self, doc_id: str, waiting: Waiting | None = None) -> StoredDocument:
         """Delete a document and all its chunks; raises UnknownDocument for an unknown id."""
-        self._check_writable("remove documents")
-        with self._lock:
+        require_writable(self.settings, "remove documents")
+        with self._lock, self.store.writing("remove a document", waiting):
             return self.store.delete_document(doc_id)
 
     def documents(self) -> list[StoredDocument]:
         self.ensure_corpus()
         return self.store.documents()
 
-    def reindex(self, progress: Progress | None = None) -> int:
+    def reindex(self, progress: Progress | None = None, waiting: Waiting | None = None) -> int:
         """Rebuild all chunks and vectors from the stored texts (after a model or chunking change)."""
-        self._check_writable("re-index")
+        require_writable(self.settings, "re-index")
         with self._lock:
-            return ingest.reindex(self.store, self.settings, progress=progress)
-
-    def _check_writable(self, action: str) -> None:
-        if self.settings.read_only:
-            raise ReadOnlyStore(
-                f"cannot {action}: this assistant is read-only (unset ASSISTANT_READ_ONLY to allow writes)")
+            return ingest.reindex(self.store, self.settings, progress=progress, waiting=waiting)
 
     def ensure_corpus(self, progress: Progress | None = None) -> list[AddResult]:
         """On first use of an empty store, index the shipped corpus so there is something to ask."""

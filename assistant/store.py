@@ -8,12 +8,16 @@ silently mix vector spaces. Both work the same on an embedded folder and a Chrom
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import chromadb
 import numpy as np
@@ -23,6 +27,12 @@ from langchain_chroma import Chroma
 from assistant.documents import Chunk, Document, Passage
 from assistant.embedding import Embedder
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.locking import Waiting, WriteLock
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _UNIT_VECTOR = [1.0]  # the registry is looked up by id and filter only, never by similarity
 READ_PAGE = 5000  # records per read: under SQLite's variable limit, and bounded responses from a server
@@ -38,6 +48,12 @@ class EmbeddingMismatch(StoreError):
 
 class ReadOnlyStore(StoreError):
     """A write asked of an assistant configured read-only."""
+
+
+def require_writable(settings: Settings, action: str) -> None:
+    """Refuse ``action`` (e.g. "add documents") when the settings make the assistant read-only."""
+    if settings.read_only:
+        raise ReadOnlyStore(f"cannot {action}: this assistant is read-only (unset ASSISTANT_READ_ONLY to allow writes)")
 
 
 class StoreBusy(StoreError):
@@ -91,20 +107,155 @@ def make_client(settings: Settings) -> chromadb.ClientAPI:
     return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
 
 
+class _Gate:
+    """Many Chroma calls at once, or one reopening of the client once they have finished.
+
+    Reopening closes the old client, and a call still running on it would fail; calls made
+    by a thread inside another call (nested) do not count twice, so they never wait on themselves.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._users = 0
+        self._local = threading.local()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if not depth:
+            with self._cond:
+                self._users += 1
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if not depth:
+                with self._cond:
+                    self._users -= 1
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        if getattr(self._local, "depth", 0):
+            raise RuntimeError("a Chroma call cannot reopen the client it is running on")
+        with self._cond:
+            self._cond.wait_for(lambda: self._users == 0)
+            yield
+
+
+class _Connection:
+    """The Chroma client of one data folder (or server), shared by every Store of the process.
+
+    Embedded Chroma loads a collection's vector index once per process and never re-reads it:
+    after another process writes, searches here miss its chunks, and this process's next write
+    saves its stale index over the other's (measured: 3,800 chunks stored, 2,800 searchable).
+    So when a collection's revision stamp moves without this process having moved it, the
+    client is closed and reopened, which reloads every index from disk. A server has one
+    index for all clients, so server connections never reopen.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = make_client(settings)
+        self.generation = 0
+        self.gate = _Gate()
+        self.seen: dict[str, str] = {}  # collection -> revision stamp this process's view holds
+        self._reopening = threading.Lock()
+
+    def note(self, collection: str, stamp: str) -> None:
+        """Record a stamp this process's view already holds (its own write, or the state at opening)."""
+        self.seen[collection] = stamp
+
+    def observe(self, collection: str, stamp: str) -> None:
+        """Reopen the embedded client if ``stamp`` shows a write this process has not seen."""
+        known = self.seen.setdefault(collection, stamp)
+        if known == stamp or self.settings.server_mode:
+            self.seen[collection] = stamp
+            return
+        with self._reopening:
+            if self.seen.get(collection) == stamp:  # another thread reopened already
+                return
+            with self.gate.exclusive():
+                self.client.close()
+                self.client = make_client(self.settings)
+                self.generation += 1
+            self.seen[collection] = stamp
+
+
+_connections: dict[str, _Connection] = {}
+_connections_lock = threading.Lock()
+
+
+def _connection_for(settings: Settings) -> _Connection:
+    """One shared connection per embedded folder; a fresh one per Store for a server."""
+    if settings.server_mode:
+        return _Connection(settings)
+    key = str((settings.data_dir / "chroma").resolve())
+    with _connections_lock:
+        if key not in _connections:
+            _connections[key] = _Connection(settings)
+        return _connections[key]
+
+
+def _uses_chroma(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a Store method on the current client, never on one being reopened."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
+        with self._connection.gate.shared():
+            self._rebind()
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Store:
     """Chunks and documents in Chroma, through langchain-chroma for the vector side."""
 
     def __init__(self, settings: Settings, embedder: Embedder, *, check_model: bool = True) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.client = make_client(settings)
         self.chunks_name = f"{settings.collection}_chunks"
         self.docs_name = f"{settings.collection}_docs"
-        self.vectors = self._open_vectors()
-        self.registry = self.client.get_or_create_collection(self.docs_name, embedding_function=None)
+        self._connection = _connection_for(settings)
+        self._generation = -1
         self._marked_used = False
+        with self._connection.gate.shared():
+            self._rebind()
+        self.lock = self._make_lock()
         if check_model:
             self.check_model()
+
+    def _rebind(self) -> None:
+        """Collections of the connection's current client (after another process's write reopened it)."""
+        if self._generation == self._connection.generation:
+            return
+        self.client = self._connection.client
+        self.vectors = self._open_vectors()
+        self.registry = self.client.get_or_create_collection(self.docs_name, embedding_function=None)
+        if self._generation < 0:
+            self._connection.seen.setdefault(self.chunks_name, self._stamp())
+        self._generation = self._connection.generation
+
+    def _make_lock(self) -> WriteLock:
+        from assistant.locking import LocalWriteLock, ServerWriteLock
+
+        if self.settings.server_mode:
+            return ServerWriteLock(self.client, f"{self.settings.collection}_writelock")
+        return LocalWriteLock(self.settings.data_dir)
+
+    @contextmanager
+    def writing(self, action: str, waiting: Waiting | None = None) -> Iterator[None]:
+        """Hold the store's write lock for ``action``, with a view that includes every earlier write.
+
+        On taking the lock, a write a dead process left half done (its document marked pending)
+        is finished or undone first, so nothing half-ingested survives a crash.
+        """
+        with self.lock.hold(action, self.settings.write_lock_timeout, waiting):
+            self.revision()
+            self.recover()
+            yield
 
     # --- collection identity -------------------------------------------------------
     def _identity(self) -> dict[str, Any]:
@@ -127,11 +278,13 @@ class Store:
     def collection(self) -> chromadb.Collection:
         return self.vectors._collection
 
+    @_uses_chroma
     def indexed_with(self) -> dict[str, Any]:
         """The identity recorded on the chunk collection (fresh from Chroma)."""
         metadata = self.client.get_collection(self.chunks_name).metadata or {}
         return {key: metadata.get(key) for key in self._identity()}
 
+    @_uses_chroma
     def check_model(self) -> None:
         """Refuse to mix vector spaces: the index must have been built with the current model."""
         recorded = self.indexed_with()
@@ -149,7 +302,15 @@ class Store:
 
         Its first part (``epoch_of``) is fixed when the chunk collection is created, so a reader
         can tell documents coming and going (same epoch) from a rebuilt collection (reindex).
+        Reading it also keeps this process's view of an embedded store current (see ``_Connection``).
         """
+        with self._connection.gate.shared():
+            self._rebind()
+            stamp = self._stamp()
+        self._connection.observe(self.chunks_name, stamp)
+        return stamp
+
+    def _stamp(self) -> str:
         metadata = self.client.get_collection(self.chunks_name).metadata or {}
         return str(metadata.get("revision", ""))
 
@@ -158,8 +319,37 @@ class Store:
         metadata["revision"] = f"{epoch_of(str(metadata.get('revision', '')))}/{_new_revision()}"
         metadata.pop("hnsw:space", None)
         self.collection.modify(metadata=metadata)
+        self._connection.note(self.chunks_name, metadata["revision"])
+
+    # --- crash recovery ------------------------------------------------------------------
+    def _registry_meta(self) -> dict[str, Any]:
+        metadata = dict(self.client.get_collection(self.docs_name).metadata or {})
+        metadata.pop("hnsw:space", None)
+        return metadata
+
+    def _set_pending(self, doc_id: str) -> None:
+        """Mark the document being written (empty: none), so a writer that dies midway can be cleaned up after."""
+        self.registry.modify(metadata={**self._registry_meta(), "pending": doc_id})
+
+    @_uses_chroma
+    def recover(self) -> None:
+        """Finish or undo the write a dead process left pending (called with the write lock held)."""
+        pending = str(self._registry_meta().get("pending") or "")
+        if not pending:
+            return
+        registered = self.registry.get(ids=[pending], include=["metadatas"])
+        if registered["ids"]:  # committed: only the older versions of its source may be left over
+            source = str(registered["metadatas"][0].get("source", ""))
+            for old in self.find(source=source):
+                if old.doc_id != pending:
+                    self.delete_document(old.doc_id)
+        else:  # never committed: its chunks are debris
+            self.delete_chunks(pending)
+        log.warning("recovered from an interrupted write of document %s", pending)
+        self._set_pending("")
 
     # --- writing -----------------------------------------------------------------
+    @_uses_chroma
     def write_chunks(self, doc_id: str, document: Document, chunks: Sequence[Chunk],
                      vectors: np.ndarray | Sequence[Sequence[float]]) -> None:
         """Upsert chunks under deterministic ids, in batches under Chroma's limit.
@@ -179,6 +369,7 @@ class Store:
             self.collection.upsert(ids=ids[lo:hi], documents=texts[lo:hi], metadatas=metas[lo:hi],
                                    embeddings=matrix[lo:hi])
 
+    @_uses_chroma
     def commit_document(self, doc_id: str, document: Document, content_hash: str, n_chunks: int,
                         added_at: str | None = None) -> None:
         """Register the document last, so a crash mid-ingestion leaves it unregistered and re-runnable."""
@@ -196,9 +387,28 @@ class Store:
         self._bump_revision()
         self.mark_used()
 
+    @_uses_chroma
+    def put_document(self, doc_id: str, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
+                     content_hash: str, *, added_at: str | None = None,
+                     replaces: Sequence[str] = ()) -> None:
+        """Write a document's chunks, register it, then delete the versions it replaces (write lock held).
+
+        The document is marked pending throughout, so if this process dies at any step the next
+        writer finishes (registered) or undoes (not registered) exactly this document.
+        """
+        self._set_pending(doc_id)
+        self.delete_chunks(doc_id)  # leftovers of an earlier interrupted run
+        self.write_chunks(doc_id, document, chunks, vectors)
+        self.commit_document(doc_id, document, content_hash, len(chunks), added_at=added_at)
+        for old in replaces:
+            self.delete_document(old)
+        self._set_pending("")
+
+    @_uses_chroma
     def delete_chunks(self, doc_id: str) -> None:
         self.collection.delete(where={"doc_id": doc_id})
 
+    @_uses_chroma
     def delete_document(self, doc_id: str) -> StoredDocument:
         """Delete a document and all its chunks; unknown ids are an error, not a silent no-op."""
         stored = self.get(doc_id)
@@ -207,24 +417,29 @@ class Store:
         self._bump_revision()
         return stored
 
+    @_uses_chroma
     def reset_vectors(self) -> None:
         """Drop and recreate the chunk collection for the current embedding model (reindex)."""
         self.client.delete_collection(self.chunks_name)
         self.vectors = self._open_vectors()
+        self._connection.note(self.chunks_name, self._stamp())
 
     # --- reading -----------------------------------------------------------------
+    @_uses_chroma
     def get(self, doc_id: str) -> StoredDocument:
         result = self.registry.get(ids=[doc_id], include=["metadatas"])
         if not result["ids"]:
             raise UnknownDocument(f"unknown document id {doc_id!r}; `assistant list` shows the stored ones")
         return _stored(result["ids"][0], result["metadatas"][0])
 
+    @_uses_chroma
     def text_of(self, doc_id: str) -> str:
         result = self.registry.get(ids=[doc_id], include=["documents"])
         if not result["ids"]:
             raise UnknownDocument(f"unknown document id {doc_id!r}")
         return result["documents"][0]
 
+    @_uses_chroma
     def load(self, doc_id: str) -> Document:
         """Rebuild the Document from the registry (reindex needs no original file)."""
         result = self.registry.get(ids=[doc_id], include=["documents", "metadatas"])
@@ -238,10 +453,12 @@ class Store:
                         language=str(meta["language"]), metadata=json.loads(str(meta.get("extra") or "{}")),
                         pages=pages)
 
+    @_uses_chroma
     def known_ids(self, doc_ids: Iterable[str]) -> set[str]:
         """Which of ``doc_ids`` are registered: one lookup by id, without reading every entry."""
         return {i for page in _pages(self.registry, [], ids=list(dict.fromkeys(doc_ids))) for i in page["ids"]}
 
+    @_uses_chroma
     def document_stamps(self) -> dict[str, str]:
         """Every registered document id with the time it was added (metadata only, in pages).
 
@@ -251,11 +468,13 @@ class Store:
         return {i: str(m.get("added_at", "")) for page in _pages(self.registry, ["metadatas"])
                 for i, m in zip(page["ids"], page["metadatas"], strict=True)}
 
+    @_uses_chroma
     def documents(self) -> list[StoredDocument]:
         result = self.registry.get(include=["metadatas"])
         docs = [_stored(i, m) for i, m in zip(result["ids"], result["metadatas"], strict=True)]
         return sorted(docs, key=lambda d: (d.added_at, d.title))
 
+    @_uses_chroma
     def find(self, **equals: str) -> list[StoredDocument]:
         """Registry entries whose metadata equal the given values (content_hash=..., source=...)."""
         where: dict[str, Any] = {k: v for k, v in equals.items()}
@@ -264,20 +483,24 @@ class Store:
         result = self.registry.get(where=where, include=["metadatas"])
         return [_stored(i, m) for i, m in zip(result["ids"], result["metadatas"], strict=True)]
 
+    @_uses_chroma
     def count_chunks(self) -> int:
         return self.collection.count()
 
+    @_uses_chroma
     def is_new(self) -> bool:
         """True until the first document is added: a store emptied by its users stays empty."""
         metadata = self.client.get_collection(self.docs_name).metadata or {}
         return not metadata.get("used") and self.registry.count() == 0
 
+    @_uses_chroma
     def mark_used(self) -> None:
         """Record that documents were added once (a flag that is never unset, so written once per Store)."""
         if not self._marked_used:
-            self.registry.modify(metadata={"used": True})
+            self.registry.modify(metadata={**self._registry_meta(), "used": True})
             self._marked_used = True
 
+    @_uses_chroma
     def nearest(self, vector: Sequence[float] | np.ndarray, k: int,
                 where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` nearest chunks, best first, without texts or metadata.
@@ -292,6 +515,17 @@ class Store:
         return [(chunk, 1.0 - float(distance))
                 for chunk, distance in zip(result["ids"][0], result["distances"][0], strict=True)]
 
+    @_uses_chroma
+    def fetch(self, ids: Sequence[str], include: Any) -> dict[str, Any]:
+        """Chunks by id with the fields in ``include`` (texts, metadata, embeddings), in one call."""
+        return self.collection.get(ids=list(ids), include=include)
+
+    @_uses_chroma
+    def ids_where(self, where: dict[str, Any]) -> list[str]:
+        """Ids of the chunks a metadata filter allows (no texts read)."""
+        return [i for page in _pages(self.collection, [], where=where) for i in page["ids"]]
+
+    @_uses_chroma
     def get_chunks(self, where: dict[str, Any] | None = None, ids: Iterable[str] | None = None) -> list[Passage]:
         """Chunks by filter or id, score 0 (for the keyword index and for showing a passage)."""
         pages = _pages(self.collection, ["documents", "metadatas"], where=where, ids=None if ids is None else list(ids))
