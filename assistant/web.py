@@ -6,6 +6,10 @@ holding ``<script>`` or ``onerror=`` shows as text. Citation markers are ``<butt
 their turn and index; a small ``js_on_load`` handler turns a click into a custom ``open_source``
 event whose Python callback renders the passage with its supporting span in ``<mark>``.
 
+Every write (upload, delete, re-index, ``/add_documents``) is checked on the server by
+:meth:`WebApp.may_manage`: nobody when the settings are read-only, else admins when sign-in is on.
+Uploads are read where Gradio stored them and recorded under :func:`safe_source_name`.
+
 Build with :func:`build_app`, run with :func:`serve` (``python ui.py`` / ``assistant serve``).
 """
 
@@ -17,6 +21,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,13 @@ DOC_HEADERS = ("Title", "Language", "Chunks", "Added at", "Source", "ID")
 LANGUAGES = {"zh": "Chinese (zh)", "en": "English (en)"}
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _MB = 1024 * 1024
+READ_ONLY_NOTE = ("This assistant is read-only: you can ask questions and read the documents, "
+                  "but nobody can add, delete or re-index them.")
+_SEPARATORS = re.compile(r"[\\/]")
+# Characters no file name should carry into the store: control characters (terminal escapes when the
+# CLI prints a source), Windows-reserved ones (drive colons, wildcards) and the shell-expanding `$!{}.
+_UNSAFE_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*`$!{}]')
+_MAX_NAME_CHARS = 200
 
 # Delegated click handler on the conversation: any element with data-kind opens a source.
 CONVERSATION_JS = """
@@ -296,10 +308,11 @@ def render_info(info: dict[str, Any], settings: Settings) -> str:
     return f'<div class="system-info"><dl>{details}</dl>{notice_html}</div>'
 
 
-def render_documents(documents: Sequence[StoredDocument], manage: bool) -> str:
+def render_documents(documents: Sequence[StoredDocument], manage: bool, *, read_only: bool = False) -> str:
     """The documents table; each row has a Delete… button (hidden for users who may not delete)."""
     if not documents:
-        return '<div class="notice warn">No documents yet: upload some above.</div>'
+        hint = "" if read_only or not manage else ": upload some above"
+        return f'<div class="notice warn">No documents yet{hint}.</div>'
     head = "".join(f"<th>{esc(h)}</th>" for h in DOC_HEADERS) + ("<th></th>" if manage else "")
     rows = []
     for d in documents:
@@ -316,6 +329,22 @@ def render_documents(documents: Sequence[StoredDocument], manage: bool) -> str:
 def document_choices(documents: Sequence[StoredDocument]) -> list[tuple[str, str]]:
     """Dropdown choices: a readable label per document, its id as the value."""
     return [(f"{_shorten(d.title, 80)} ({d.language}, {d.doc_id[:8]})", d.doc_id) for d in documents]
+
+
+def safe_source_name(path: str | Path) -> str:
+    """The name an upload is recorded under: the last part of its name only, minus unsafe characters.
+
+    Gradio already stores uploads as ``<cache>/<hash>/<name>``; this is the second line of defence,
+    because the source is shown on the page, printed by the CLI and compared to recognise a re-upload.
+    A name carrying directories (``../``, ``/tmp/x``, ``..\\..\\x``) must not look like a path on this
+    server, and one that is empty or just dots after cleaning becomes ``upload``.
+    """
+    name = _SEPARATORS.split(str(path))[-1]
+    name = _UNSAFE_NAME_CHARS.sub("", name).strip().rstrip(".")
+    if not name.strip("."):
+        return "upload"
+    stem, suffix = os.path.splitext(name)
+    return stem[: max(1, _MAX_NAME_CHARS - len(suffix))] + suffix[:_MAX_NAME_CHARS // 2]
 
 
 # --------------------------------------------------------------------------- access
@@ -338,6 +367,25 @@ def parse_admins(spec: str | None) -> set[str]:
     return {name.strip() for name in (spec or "").split(",") if name.strip()}
 
 
+def upload_problem(path: Path, limit_mb: float) -> str:
+    """Why an uploaded path cannot be added ("" when it can): not a plain file, or over the size cap."""
+    if path.is_symlink() or not path.is_file():
+        return "not an uploaded file"
+    size = path.stat().st_size
+    if size > limit_mb * _MB:
+        return f"{size / _MB:.1f} MB is over the {limit_mb:g} MB upload limit"
+    return ""
+
+
+@contextmanager
+def store_errors_for_users() -> Iterator[None]:
+    """Turn a store refusal (read-only, write lock busy) into a message on the page or in the API error."""
+    try:
+        yield
+    except StoreError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
 # --------------------------------------------------------------------------- the app's behaviour
 
 
@@ -351,8 +399,18 @@ class WebApp:
         self.admins = parse_admins(settings.admins)
 
     # --- access -------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """Read-only in either the page's or the assistant's settings (they can differ when built by hand)."""
+        return bool(self.settings.read_only or self.assistant.settings.read_only)
+
     def may_manage(self, request: gr.Request | None) -> bool:
-        """Adding, deleting and re-indexing: anyone when no sign-in is configured, else admins (or all users)."""
+        """Adding, deleting and re-indexing: nobody when read-only; else anyone without sign-in, or admins.
+
+        Every write handler asks this, so hiding the controls is a courtesy, never the protection.
+        """
+        if self.read_only:
+            return False
         if not self.auth_required:
             return True
         user = getattr(request, "username", None) if request is not None else None
@@ -361,6 +419,9 @@ class WebApp:
         return not self.admins or user in self.admins
 
     def _require_manager(self, request: gr.Request | None) -> None:
+        """Refuse a write before it starts, saying why (read-only, or not an administrator)."""
+        if self.read_only:
+            raise gr.Error(READ_ONLY_NOTE)
         if not self.may_manage(request):
             raise gr.Error("Only administrators can add, delete or re-index documents.")
 
@@ -440,15 +501,18 @@ class WebApp:
         kept = [d for d in (scope or []) if d in known]
         manage = self.may_manage(request)
         return (
-            render_documents(documents, manage),
+            render_documents(documents, manage, read_only=self.read_only),
             gr.Dropdown(choices=document_choices(documents), value=kept),
             render_info(self.assistant.describe(), self.settings),
             self.access_note(request),
-            gr.File(interactive=manage),
-            gr.Button(interactive=manage),
+            gr.File(interactive=manage, visible=not self.read_only),
+            gr.Button(interactive=manage, visible=not self.read_only),
         )
 
     def access_note(self, request: gr.Request | None) -> str:
+        """Why the write controls are missing or disabled, if they are."""
+        if self.read_only:
+            return render_notice(READ_ONLY_NOTE, "warn")
         if self.may_manage(request):
             return ""
         user = getattr(request, "username", None) or "this user"
@@ -463,20 +527,29 @@ class WebApp:
             progress((done, total), desc=f"Embedding {message}", unit="chunks")
 
         progress(0.0, desc=f"Reading and chunking {_count(len(files or []), 'file')}")
-        return render_upload_results(self.add_files(files or [], report))
+        with store_errors_for_users():
+            return render_upload_results(self.add_files(files or [], report))
 
     def add_files(self, files: Sequence[str], progress: Callable[[int, int, str], None] | None = None
                   ) -> list[tuple[str, AddResult]]:
-        """Add files under their original names (so a changed re-upload replaces the old version)."""
-        names = {str(f): Path(f).name for f in files}
+        """Add uploaded files under their own safe names (so a changed re-upload replaces the old version).
+
+        Only regular files are read, in place: a folder (say Gradio's whole upload cache, named in a
+        crafted request) would otherwise be walked and every other user's uploads indexed.
+        """
+        names = {str(f): safe_source_name(f) for f in files}
         limit = self.settings.max_upload_mb
-        sizes = {f: Path(f).stat().st_size if Path(f).is_file() else 0 for f in names}
-        rows = [(names[f], AddResult(f, None, "failed", f"{size / _MB:.1f} MB is over the {limit:g} MB upload limit"))
-                for f, size in sizes.items() if size > limit * _MB]
-        accepted = [f for f, size in sizes.items() if size <= limit * _MB]
+        rows: list[tuple[str, AddResult]] = []
+        accepted: list[str] = []
+        for f, name in names.items():
+            problem = upload_problem(Path(f), limit)
+            if problem:
+                rows.append((name, AddResult(f, None, "failed", problem)))
+            else:
+                accepted.append(f)
         if accepted:
             results = self.assistant.add(*accepted, progress=progress, sources={f: names[f] for f in accepted})
-            rows.extend((names.get(r.path, Path(r.path).name), r) for r in results)
+            rows.extend((names.get(r.path) or safe_source_name(r.path), r) for r in results)
         return rows
 
     def ask_delete(self, evt: gr.EventData, request: gr.Request | None = None) -> tuple[Any, ...]:
@@ -499,6 +572,8 @@ class WebApp:
             removed = self.assistant.remove(doc_id)
         except UnknownDocument as exc:
             return None, hidden, "", render_notice(str(exc), "warn")
+        except StoreError as exc:  # read-only, or another process holding the write lock
+            return None, hidden, "", render_notice(str(exc), "bad")
         message = f"Deleted “{removed.title}” ({_count(removed.chunks, 'passage')})."
         return None, hidden, "", render_notice(message, "ok")
 
@@ -514,7 +589,8 @@ class WebApp:
             progress((done, total), desc=f"Re-indexing {message}", unit="chunks")
 
         progress(0.0, desc="Re-chunking the stored texts")
-        total = self.assistant.reindex(progress=report)
+        with store_errors_for_users():
+            total = self.assistant.reindex(progress=report)
         count = len(self.assistant.documents())
         return render_notice(f"Re-indexed {count} documents into {total} chunks.", "ok")
 
@@ -548,7 +624,9 @@ class WebApp:
         """
         self._require_manager(request)
         rows = []
-        for name, result in self.add_files(files or []):
+        with store_errors_for_users():
+            added = self.add_files(files or [])
+        for name, result in added:
             data = result.to_dict()
             data.pop("path", None)
             rows.append({"file": name, **data})
@@ -622,11 +700,12 @@ def _chat_tab(settings: Settings) -> ChatTab:
     return ChatTab(**ui)
 
 
-def _documents_tab(settings: Settings) -> DocumentsTab:
-    access = gr.HTML(elem_id="access-note")
-    upload = gr.File(file_count="multiple", elem_id="upload", height=150,
+def _documents_tab(settings: Settings, read_only: bool) -> DocumentsTab:
+    """Upload, table, delete confirmation and re-index; a read-only app never shows the write controls."""
+    access = gr.HTML(render_notice(READ_ONLY_NOTE, "warn") if read_only else "", elem_id="access-note")
+    upload = gr.File(file_count="multiple", elem_id="upload", height=150, visible=not read_only,
                      label=f"Add documents (.txt .md .pdf .docx .html), up to {settings.max_upload_mb:g} MB each")
-    results = gr.HTML(elem_id="upload-results", min_height=70)  # room for the progress bar while adding
+    results = gr.HTML(elem_id="upload-results", min_height=70, visible=not read_only)  # room for the progress bar
     gr.HTML("<h3 style=\"margin:8px 0 0\">Stored documents</h3>")
     table = gr.HTML(js_on_load=DOCUMENTS_JS, elem_id="documents-table")
     with gr.Group(visible=False, elem_id="confirm-delete-box") as confirm_box:
@@ -635,7 +714,7 @@ def _documents_tab(settings: Settings) -> DocumentsTab:
             yes = gr.Button("Yes, delete", variant="stop", elem_id="confirm-delete")
             no = gr.Button("Cancel", elem_id="cancel-delete")
     with gr.Row():
-        reindex = gr.Button("Re-index all", size="sm", elem_id="reindex")
+        reindex = gr.Button("Re-index all", size="sm", elem_id="reindex", visible=not read_only)
         refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
     status = gr.HTML(elem_id="documents-status", min_height=50)
     return DocumentsTab(access, upload, results, table, confirm_box, confirm_text, yes, no, reindex, refresh, status)
@@ -654,7 +733,7 @@ def build_app(assistant: Assistant, settings: Settings | None = None) -> gr.Bloc
             with gr.Tab("Chat", id="chat", elem_id="chat-tab") as chat_tab:
                 chat = _chat_tab(settings)
             with gr.Tab("Documents", id="documents", elem_id="documents-tab") as documents_tab:
-                docs = _documents_tab(settings)
+                docs = _documents_tab(settings, web.read_only)
         _wire_chat(web, chat, turns)
         _wire_documents(web, chat, docs, pending_delete, app, [chat_tab, documents_tab])
         _api_endpoints(web)

@@ -7,20 +7,25 @@ rendering helpers get a few fast tests of their own (escaping, highlighting), wi
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-from collections.abc import Iterator
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from conftest import running_app
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Locator, Page, expect, sync_playwright
+from test_web_api import assert_nothing_escaped, read_only_app, snapshot
 
 from assistant.documents import Answer, Citation, Passage
 from assistant.embedding import Embedder
 from assistant.service import Assistant
 from assistant.web import (
     EXAMPLES,
+    READ_ONLY_NOTE,
     REFUSAL_BADGE,
     Turn,
     highlight_span,
@@ -30,6 +35,7 @@ from assistant.web import (
     parse_auth,
     render_answer,
     render_documents,
+    safe_source_name,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -39,12 +45,28 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TIMEOUT = 60_000  # ms; the first answer loads the answering stack
 EN_QUESTION, ZH_QUESTION = EXAMPLES[0], EXAMPLES[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
+HOSTILE_TITLE = '<img src=x onerror="window.__xss=5"> Hostileville notice'
 HOSTILE = (
-    "# Hostileville <script>window.__xss=1</script> notice <img src=x onerror=\"window.__xss=1\">\n\n"
-    "The Hostileville bridge toll is 7 yuan per car <script>window.__xss=1</script> from 2031, "
-    "<img src=x onerror=\"window.__xss=1\"> as announced at <a href=\"javascript:window.__xss=1\">the "
-    "toll office</a> and <svg onload=\"window.__xss=1\"></svg> in the gazette.\n"
+    "---\n"
+    f"title: '{HOSTILE_TITLE}'\n"
+    "issuer: '<iframe srcdoc=\"<script>parent.__xss=6</script>\"></iframe> office'\n"
+    "---\n"
+    "# Hostileville <script>window.__xss=1</script> notice\n\n"
+    "The Hostileville bridge toll is 7 yuan per car <script>window.__xss=1</script> "
+    "<img src=x onerror=\"window.__xss=2\"> <a href=\"javascript:window.__xss=3\">click</a> "
+    "[click](javascript:window.__xss=4) from 2031.\n\n"
+    "The Hostileville ferry fare is 3 yuan per person ![x](https://attacker.invalid/pixel.png) "
+    "<svg onload=\"window.__xss=7\"></svg> <iframe srcdoc=\"<script>parent.__xss=8</script>\"></iframe> from 2032.\n"
 )
+# Each piece must reach the page as literal text, never as markup; grouped by the question that quotes it.
+HOSTILE_PIECES = {
+    "How much is the Hostileville bridge toll?": (
+        "<script>window.__xss=1</script>", '<img src=x onerror="window.__xss=2">',
+        '<a href="javascript:window.__xss=3">click</a>', "[click](javascript:window.__xss=4)"),
+    "How much is the Hostileville ferry fare?": (
+        "![x](https://attacker.invalid/pixel.png)", '<svg onload="window.__xss=7"></svg>',
+        '<iframe srcdoc="<script>parent.__xss=8</script>"></iframe>'),
+}
 
 
 # --------------------------------------------------------------------------- fixtures and helpers
@@ -390,35 +412,93 @@ def test_scope_restricts_answers_to_the_chosen_documents(page: Page, served: tup
             assistant.remove(stored.doc_id)
 
 
+def assert_inert(page: Page, areas: Sequence[str]) -> None:
+    """Nothing from a document became live markup: no elements it could smuggle in, no handlers, no scripts run."""
+    page.wait_for_timeout(500)  # give any injected handler the chance to run
+    assert not xss_fired(page)
+    for area in areas:
+        smuggled = page.locator(", ".join(f"{area} {tag}" for tag in ("img", "script", "svg", "iframe", "a")))
+        assert smuggled.count() == 0, f"markup from the document inside {area}"
+    assert page.locator("a[href^='javascript:' i], [onerror], [onload], [srcdoc]").count() == 0
+
+
 @pytest.mark.browser
 def test_hostile_document_renders_as_inert_text(page: Page, served: tuple[str, Assistant], tmp_path: Path) -> None:
     url, assistant = served
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     hostile = tmp_path / "hostile.md"
     hostile.write_text(HOSTILE, encoding="utf-8")
     open_app(page, url)
     rows = upload(page, hostile)
     expect(rows.first.locator(".status")).to_have_text("added")
-    row = document_row(page, "Hostileville")
-    expect(row).to_contain_text("<script>window.__xss=1</script>")  # shown as text
-    go_to_chat(page)
-    page.locator("#scope input").click()  # the scope choices show the hostile title too
-    expect(page.get_by_role("option", name=re.compile("Hostileville"))).to_contain_text("<script>")
-    page.keyboard.press("Escape")
-    answer = ask(page, "How much is the Hostileville bridge toll?")
-    opener = answer.locator("button.cite, .sources button.source").first
-    opener.click()
-    panel = page.locator("#source-panel")
-    expect(panel.locator("blockquote.passage")).to_contain_text("<img src=x onerror=")
-    expect(panel.locator("blockquote.passage")).to_contain_text('href="javascript:window.__xss=1"')
-    page.wait_for_timeout(500)  # give any injected handler the chance to run
-    assert not xss_fired(page)
-    for area in ("#conversation", "#source-panel", "#documents-table"):
-        assert page.locator(f"{area} img, {area} script, {area} svg, {area} a[href^='javascript']").count() == 0
+    try:
+        row = document_row(page, "hostile.md")
+        expect(row.locator("td").first).to_have_text(HOSTILE_TITLE)  # the HTML title, shown as text
+        assert_inert(page, ["#documents-table", "#upload-results"])
+        go_to_chat(page)
+        page.locator("#scope input").click()  # the scope choices show the hostile title as text too
+        option = page.get_by_role("option", name=re.compile("Hostileville notice"))
+        expect(option).to_contain_text('<img src=x onerror="window.__xss=5">')
+        assert option.locator("img").count() == 0
+        page.keyboard.press("Escape")
+
+        panel = page.locator("#source-panel")
+        every_piece = [piece for pieces in HOSTILE_PIECES.values() for piece in pieces]
+        for question, pieces in HOSTILE_PIECES.items():
+            answer = ask(page, question)
+            expect(answer).to_have_class(re.compile(r"\bgrounded\b"))
+            for piece in pieces:  # the cited sentence, quoted in the answer as text
+                expect(answer.locator(".answer-text")).to_contain_text(piece)
+            expect(answer.locator(".sources")).to_contain_text(HOSTILE_TITLE)
+            for opener in (answer.locator("button.cite").first, answer.locator(".sources button.source").first):
+                opener.click()
+                expect(panel.locator(".panel-title")).to_have_text(HOSTILE_TITLE)
+                for piece in every_piece:
+                    expect(panel.locator("blockquote.passage")).to_contain_text(piece)
+                expect(panel.locator("dl")).to_contain_text('<iframe srcdoc="<script>parent.__xss=6</script>">')
+                assert_inert(page, ["#conversation", "#source-panel"])
+        go_to_documents(page)
+        assert_inert(page, ["#conversation", "#source-panel", "#documents-table"])
+        assert not [u for u in requested if "attacker.invalid" in u], requested
+    finally:
+        for stored in assistant.documents():
+            if stored.source == "hostile.md":
+                assistant.remove(stored.doc_id)
+
+
+@pytest.mark.browser
+def test_browser_upload_names_with_paths_are_stored_as_plain_names(page: Page, served: tuple[str, Assistant],
+                                                                   tmp_path: Path) -> None:
+    """A page that names its files ``../../x`` or with shell characters: plain names, nothing written elsewhere."""
+    url, assistant = served
+    token = f"b{uuid.uuid4().hex[:8]}"
+    names = {f"../../{token}-dots.md": f"{token}-dots.md",
+             f"/tmp/{token}-abs.md": f"{token}-abs.md",
+             f"{token} a;rm -rf ~ $(id) `x` | y & z.md": f"{token} a;rm -rf ~ (id) x  y & z.md"}
+    top_before = {p.name for p in Path(tempfile.gettempdir()).iterdir()}
+    payloads: list[FilePayload] = [
+        {"name": name, "mimeType": "text/markdown",
+         "buffer": f"# Browser name {i}\n\nThe {token} browser notice {i} sets the fee at {i} yuan.\n".encode()}
+        for i, name in enumerate(names)]
+    open_app(page, url)
     go_to_documents(page)
-    assert not xss_fired(page)
-    for stored in assistant.documents():
-        if stored.source == "hostile.md":
-            assistant.remove(stored.doc_id)
+    page.set_input_files("#upload input[type=file]", payloads)
+    rows = page.locator("#upload-results tbody tr")
+    expect(rows).to_have_count(len(names))
+    try:
+        shown = sorted(rows.nth(i).locator("td").first.inner_text() for i in range(len(names)))
+        assert shown == sorted(" ".join(n.split()) for n in names.values())  # the page collapses spaces
+        assert [rows.nth(i).locator(".status").inner_text() for i in range(len(names))] == ["added"] * len(names)
+        sources = sorted(d.source for d in assistant.documents() if token in d.source)
+        assert sources == sorted(names.values())
+        assert all(s == safe_source_name(s) and "/" not in s for s in sources)
+    finally:
+        for stored in assistant.documents():
+            if token in stored.source:
+                assistant.remove(stored.doc_id)
+    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+    assert_nothing_escaped(token, top_before, cache, assistant.settings.data_dir, tmp_path)
 
 
 @pytest.mark.browser
@@ -433,6 +513,37 @@ def test_oversized_upload_is_refused_with_a_clear_message(page: Page, tmp_path: 
         expect(page.get_by_text(re.compile(r"exceed.*maximum allowed size", re.I))).to_be_visible()
         expect(page.get_by_text(re.compile("big-report.txt"))).to_be_visible()
         assert [d.doc_id for d in assistant.documents()] == before
+
+
+@pytest.fixture(scope="module")
+def read_only_served(tmp_path_factory: pytest.TempPathFactory,
+                     embedder: Embedder) -> Iterator[tuple[str, Assistant]]:
+    with read_only_app(tmp_path_factory.mktemp("web-ro") / "data", embedder) as served:
+        yield served
+
+
+@pytest.mark.browser
+def test_read_only_app_says_so_offers_no_write_controls_and_still_answers(
+        page: Page, read_only_served: tuple[str, Assistant]) -> None:
+    url, assistant = read_only_served
+    before = snapshot(assistant)
+    open_app(page, url)
+    answer = ask(page, EN_QUESTION)
+    expect(answer).to_have_class(re.compile(r"\bgrounded\b"))
+    answer.locator("button.cite").first.click()
+    expect(page.locator("#source-panel mark")).to_contain_text("2035")
+
+    go_to_documents(page)
+    expect(page.locator("#access-note")).to_have_text(READ_ONLY_NOTE)
+    expect(page.locator("#documents-table tr[data-doc]")).to_have_count(len(before[0]))
+    expect(page.locator("#documents-table button.delete-doc")).to_have_count(0)
+    expect(page.locator("#upload")).to_be_hidden()
+    expect(page.locator("#reindex")).to_be_hidden()
+    expect(page.get_by_text(re.compile("Drop File Here|Click to Upload", re.I))).to_have_count(0)
+    page.click("#refresh")  # a refresh re-applies the same read-only state
+    expect(page.locator("#access-note")).to_have_text(READ_ONLY_NOTE)
+    expect(page.locator("#upload")).to_be_hidden()
+    assert snapshot(assistant) == before
 
 
 # --------------------------------------------------------------------------- sign-in
@@ -542,6 +653,12 @@ def test_documents_table_escapes_titles_and_hides_delete_from_non_admins() -> No
     assert "<img" not in render_documents([doc], manage=True)
     assert "delete-doc" in render_documents([doc], manage=True)
     assert "delete-doc" not in render_documents([doc], manage=False)
+
+
+def test_empty_documents_table_only_invites_uploads_from_those_who_may_upload() -> None:
+    assert "upload some" in render_documents([], manage=True)
+    assert "upload some" not in render_documents([], manage=False)
+    assert "upload some" not in render_documents([], manage=False, read_only=True)
 
 
 def test_history_holds_finished_turns_only() -> None:
