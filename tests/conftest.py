@@ -34,6 +34,30 @@ REPORTS = SHARED / "data" / "policy-texts-zh" / "gov-work-reports"
 YANGTZE_LAW = LAWS / "L01_长江保护法(2020-12-26).md"
 
 
+TOPICS = ["wetland", "sluice", "fishery", "forestry", "ferry", "reservoir", "levee", "estuary", "glacier", "orchard",
+          "quarry", "tannery", "vineyard", "lighthouse", "granary", "brewery", "sawmill", "observatory", "aqueduct",
+          "monastery"]
+
+
+def note(folder: Path, name: str, topic: str, paragraphs: int = 3) -> Path:
+    """A small policy note whose every paragraph names its topic, so a search can find exactly it."""
+    body = "\n\n".join(f"Section {i} on {topic}: the {topic} office reviews permit number {i} for the "
+                       f"{topic} programme each quarter and reports to the council." for i in range(paragraphs))
+    path = folder / f"{name}.txt"
+    path.write_text(f"Notice on {topic}\n\n{body}\n", encoding="utf-8")
+    return path
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment that points an `assistant` process started by a test at the same store."""
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(settings.data_dir), "ASSISTANT_COLLECTION": settings.collection,
+           "ASSISTANT_AUTO_INDEX_CORPUS": "false", "ASSISTANT_WRITE_LOCK_TIMEOUT": "120"}
+    env.pop("ASSISTANT_CHROMA_HOST", None)
+    if settings.server_mode:
+        env.update(ASSISTANT_CHROMA_HOST=str(settings.chroma_host), ASSISTANT_CHROMA_PORT=str(settings.chroma_port))
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, YANGTZE_LAW
+from tests.conftest import CORPUS, ROOT, TOPICS, YANGTZE_LAW, child_env, note
 
 
 def _snapshot(assistant) -> tuple[list[tuple[str, str, int]], int]:
@@ -171,3 +177,78 @@ def test_reindex_rebuilds_from_stored_texts_with_another_model(make_assistant, m
     assert switched.store.indexed_with()["embedding_backend"] == "sentence-transformers"
     hit = switched.retrieve("When is the flood season?", k=1)[0]
     assert "June to September" in hit.text
+
+
+# --- crash safety: processes killed with SIGKILL ------------------------------------------------
+DIE_INSIDE_A_WRITE = textwrap.dedent("""
+    import sys, time
+    from assistant.service import Assistant
+    from assistant.store import Store
+    def stall(self, *args, **kwargs):  # chunks are written, the document not yet registered
+        print("chunks written", flush=True)
+        time.sleep(600)
+    Store.commit_document = stall
+    Assistant().add(sys.argv[1])
+""")
+
+
+def _consistent(assistant, *, debris_allowed: bool = False) -> None:
+    """What users can see agrees everywhere: list, keyword index, search; no duplicate chunk of a listed document."""
+    docs = assistant.documents()
+    listed = {d.doc_id for d in docs}
+    stored = assistant.store.get_chunks()
+    registered_chunks = [p for p in stored if p.doc_id in listed]
+    assert len(registered_chunks) == len({p.chunk_id for p in registered_chunks}) == sum(d.chunks for d in docs)
+    if not debris_allowed:
+        assert len(stored) == len(registered_chunks)
+    assert sorted(assistant.retriever.lexical.current().live_ids) == sorted(p.chunk_id for p in registered_chunks)
+
+
+def test_a_writer_killed_inside_a_write_leaves_nothing_visible_and_the_next_add_recovers(make_assistant, tmp_path):
+    assistant = make_assistant()
+    assistant.add(note(tmp_path, "kept", TOPICS[0]))
+    victim = note(tmp_path, "victim", TOPICS[1], paragraphs=6)
+    child = subprocess.Popen([sys.executable, "-c", DIE_INSIDE_A_WRITE, str(victim)], cwd=ROOT,
+                             env=child_env(assistant.settings), stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "chunks written"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    assert [d.title for d in assistant.documents()] == [f"Notice on {TOPICS[0]}"]
+    assert assistant.store.count_chunks() > assistant.documents()[0].chunks  # the debris is really there
+    for mode in ("dense", "hybrid", "bm25"):
+        hits = assistant.retriever.search(f"{TOPICS[1]} office permits", k=10, mode=mode)
+        assert all(h.passage.title == f"Notice on {TOPICS[0]}" for h in hits), mode
+    _consistent(assistant, debris_allowed=True)
+
+    [again] = assistant.add(victim)
+    assert again.status == "added"
+    _consistent(assistant)
+    assert assistant.retrieve(f"{TOPICS[1]} office permits", k=1)[0].title == f"Notice on {TOPICS[1]}"
+
+
+def test_assistant_add_killed_midway_can_be_run_again_without_duplicates(make_assistant, tmp_path):
+    """The issue's scenario: `assistant add` on many files, SIGKILL once some are in, then the same command."""
+    watcher = make_assistant()
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i, topic in enumerate(TOPICS):
+        note(folder, f"n{i:02d}", topic, paragraphs=8)
+    env = child_env(watcher.settings)
+    command = [sys.executable, "-m", "assistant.cli", "add", str(folder)]
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while len(watcher.documents()) < 3 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    partial = len(watcher.documents())
+    assert 3 <= partial < len(TOPICS), "the kill did not land midway"
+    _consistent(watcher, debris_allowed=True)
+
+    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    statuses = [line.split()[0] for line in rerun.stdout.splitlines()]
+    assert statuses.count("unchanged") == partial and statuses.count("added") == len(TOPICS) - partial
+    assert len(watcher.documents()) == len(TOPICS)
+    _consistent(watcher)

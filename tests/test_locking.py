@@ -15,7 +15,7 @@ from assistant.locking import LocalWriteLock, ServerWriteLock
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import StoreBusy, make_client
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TOPICS, child_env, note
 
 HOLD_LOCK = textwrap.dedent("""
     import sys, time
@@ -27,11 +27,6 @@ HOLD_LOCK = textwrap.dedent("""
 """)
 
 
-TOPICS = ["wetland", "sluice", "fishery", "forestry", "ferry", "reservoir", "levee", "estuary", "glacier", "orchard",
-          "quarry", "tannery", "vineyard", "lighthouse", "granary", "brewery", "sawmill", "observatory", "aqueduct",
-          "monastery"]
-
-
 @pytest.fixture
 def embedded(tmp_path, embedder):
     """A fresh embedded store (the file lock is what these tests are about)."""
@@ -39,15 +34,6 @@ def embedded(tmp_path, embedder):
         settings = Settings(data_dir=tmp_path / "data", collection="locking", auto_index_corpus=False, **overrides)
         return Assistant(settings, embedder=embedder)
     return build
-
-
-def note(folder: Path, name: str, topic: str, paragraphs: int = 3) -> Path:
-    """A small policy note whose every paragraph names its topic, so a search can find exactly it."""
-    body = "\n\n".join(f"Section {i} on {topic}: the {topic} office reviews permit number {i} for the "
-                       f"{topic} programme each quarter and reports to the council." for i in range(paragraphs))
-    path = folder / f"{name}.txt"
-    path.write_text(f"Notice on {topic}\n\n{body}\n", encoding="utf-8")
-    return path
 
 
 def hold_in_other_process(data_dir: Path, seconds: float) -> subprocess.Popen[str]:
@@ -167,15 +153,6 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def _child_env(settings: Settings) -> dict[str, str]:
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(settings.data_dir), "ASSISTANT_COLLECTION": settings.collection,
-           "ASSISTANT_AUTO_INDEX_CORPUS": "false", "ASSISTANT_WRITE_LOCK_TIMEOUT": "120"}
-    env.pop("ASSISTANT_CHROMA_HOST", None)
-    if settings.server_mode:
-        env.update(ASSISTANT_CHROMA_HOST=str(settings.chroma_host), ASSISTANT_CHROMA_PORT=str(settings.chroma_port))
-    return env
-
-
 def test_two_processes_adding_and_removing_at_once_lose_and_duplicate_nothing(make_assistant, tmp_path):
     """Each process adds its own notes and removes some of the ones added first; this one watches."""
     watcher = make_assistant()
@@ -190,7 +167,7 @@ def test_two_processes_adding_and_removing_at_once_lose_and_duplicate_nothing(ma
         for i in range(8):
             note(folder, f"{side}{i}", TOPICS[i + (8 if side == "b" else 0)], paragraphs=4)
         folders.append(folder)
-    env = _child_env(watcher.settings)
+    env = child_env(watcher.settings)
     children = [subprocess.Popen([sys.executable, "-c", WRITER, str(folder), *removals], cwd=ROOT, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for folder, removals in zip(folders, (doomed[:2], doomed[2:]), strict=True)]
@@ -228,7 +205,7 @@ def _searchable_elsewhere(settings: Settings) -> int:
         hits = collection.query(query_embeddings=np.ones((1, 384), dtype=np.float32), n_results=n, include=[])
         print(len(hits["ids"][0]))
     """)
-    done = subprocess.run([sys.executable, "-c", code], env=_child_env(settings), cwd=ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", code], env=child_env(settings), cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return int(done.stdout.strip())
