@@ -40,7 +40,7 @@ from assistant.relevance import (
 )
 from assistant.retrieval import EmptyQuery
 from assistant.settings import Settings
-from assistant.text import clause_spans, detect_language, sentence_spans
+from assistant.text import addressed_to_a_model, clause_spans, detect_language, sentence_spans
 
 if TYPE_CHECKING:
     from assistant.llm import LLMAnswerer
@@ -145,13 +145,15 @@ class VectorCache:
 
 
 def candidates(question: Question, passages: Sequence[Passage]) -> tuple[Question, list[Candidate]]:
-    """Every sentence of ``passages`` with its lexical evidence, and the question re-weighted by salience."""
+    """Every sentence of ``passages`` (but instructions to a model) with its lexical evidence, and the question
+    re-weighted by salience."""
     texts: list[tuple[int, Passage, int, int, Text]] = []
     contexts: list[Text] = []
     for rank, passage in enumerate(passages):
         contexts.append(Text.of(passage.text))
         for start, end in sentence_spans(passage.text):
-            texts.append((rank, passage, start, end, Text.of(passage.text[start:end])))
+            if not addressed_to_a_model(passage.text[start:end]):  # an injected instruction states no fact
+                texts.append((rank, passage, start, end, Text.of(passage.text[start:end])))
     weighted = with_salience(question, [t[4] for t in texts])
     found = [
         Candidate(rank=rank, passage=passage, start=start, end=end,
@@ -376,8 +378,14 @@ def extractive_answer(question: str, query: str, passages: Sequence[Passage], ve
     quotes = [quote_for(c, weighted) for c in document_order(chosen)]
     pieces, citations = compose(quotes, language)
     answer = Answer(text="".join(pieces), citations=tuple(citations), passages=tuple(passages), grounded=True,
-                    query=query, mode="extractive", language=language)
+                    query=query, mode="extractive", language=language, warnings=tuple(injection_warnings(passages)))
     return answer, pieces
+
+
+def injection_warnings(passages: Sequence[Passage]) -> list[str]:
+    """A warning per passage holding text addressed to an AI model, which no answer treats as fact."""
+    return [f"passage [{n}] contains text addressed to an AI model; it was treated as data, not followed, and not "
+            "accepted as evidence" for n, p in enumerate(passages, 1) if addressed_to_a_model(p.text)]
 
 
 # --- the service object ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from assistant.answering import (
     SIMILARITY_WEIGHT,
     VectorCache,
     attach_marker,
+    injection_warnings,
     joins_tightly,
     refusal,
     similarity_center,
@@ -36,7 +37,7 @@ from assistant.documents import Answer, Citation, Passage
 from assistant.followup import condense_with_llm
 from assistant.relevance import Text, analyze, coverage
 from assistant.settings import Settings
-from assistant.text import detect_language, sentence_spans
+from assistant.text import addressed_to_a_model, detect_language, sentence_spans
 
 log = logging.getLogger(__name__)
 
@@ -200,11 +201,14 @@ def support(claim: str, passage: Passage, vectors: VectorCache, *, shortlist: in
     """Coverage of the claim's content words by the passage's best sentence, nudged by similarity.
 
     A number or month in the claim that is nowhere in the passage makes the support zero: invented
-    figures and dates are the most harmful hallucination and the cheapest to catch.
+    figures and dates are the most harmful hallucination and the cheapest to catch. Sentences
+    addressed to a model are never support: a model that obeyed an injected instruction would
+    otherwise find its own words "supported" by the instruction.
     """
-    spans = list(sentence_spans(passage.text)) or [(0, len(passage.text))]
-    if _specifics(claim) - _specifics(passage.text):
-        return Support(0.0, *spans[0])
+    every = list(sentence_spans(passage.text)) or [(0, len(passage.text))]
+    spans = [(a, b) for a, b in every if not addressed_to_a_model(passage.text[a:b])]
+    if not spans or _specifics(claim) - _specifics(" ".join(passage.text[a:b] for a, b in spans)):
+        return Support(0.0, *every[0])
     question = analyze(claim)
     context = Text.of(passage.text)
     scored = sorted(((coverage(question, Text.of(passage.text[a:b]), context, CONTEXT_CREDIT), a, b)
@@ -310,7 +314,7 @@ class LLMAnswerer:
             return _fallback(extractive, "The LLM returned an empty answer; this is the extractive answer instead.")
         if text.strip(" .。") == NOT_IN_CORPUS or text.startswith(NOT_IN_CORPUS):
             return refusal(language, passages, query, mode="llm", limit=self.settings.top_k)
-        warnings: list[str] = []
+        warnings = injection_warnings(passages)
         sentences = _split(text, len(passages), warnings)
         renumber: dict[int, int] = {}
         citations: list[Citation] = []

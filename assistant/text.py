@@ -114,3 +114,23 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     while end > start and text[end - 1].isspace():
         end -= 1
     return (start, end) if end > start else None
+
+
+_ADDRESSED_TO_A_MODEL = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|above|earlier|"
+    r"preceding|your|these|those|my)\s+(?:instructions?|rules|prompts?|messages|directions|guidelines)\b|"
+    r"\b(?:you are now|pretend to be|new instructions?\s*:|system prompt|as an ai(?: language)? model)|"
+    r"^\s*(?:system|assistant)\s*:|"
+    r"(?:忽略|无视|忘记|忘掉|不要理会)(?:以上|上述|之前|前面|先前|你的|所有|全部|一切)?.{0,6}?(?:指令|指示|提示词)|"
+    r"你现在是|系统提示",
+    re.I | re.M,
+)
+
+
+def addressed_to_a_model(text: str) -> bool:
+    """Whether text reads as an instruction to an AI ("ignore previous instructions", "你现在是…").
+
+    Such a sentence in a passage is a prompt injection or, at best, not a statement of policy;
+    either way it is not evidence for anything the model says.
+    """
+    return bool(_ADDRESSED_TO_A_MODEL.search(text))
