@@ -65,3 +65,25 @@ def test_law_articles_are_cited_by_article_number(make_assistant):
     passages = assistant.retrieve("长江流域重点水域禁止天然渔业资源的生产性捕捞", k=3)
     labels = [p.cite() for p in passages]
     assert "中华人民共和国长江保护法 第五十三条" in labels
+
+
+def test_a_read_only_assistant_refuses_every_write_and_changes_nothing(corpus_assistant, tmp_path):
+    from assistant.service import Assistant
+    from assistant.store import ReadOnlyStore
+
+    settings = corpus_assistant.settings.model_copy(update={"read_only": True})
+    reader = Assistant(settings, embedder=corpus_assistant.embedder)
+    before = ([d.doc_id for d in reader.documents()], reader.store.count_chunks(), reader.store.revision())
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Notice on ferries\n\nThe ferry office issues permits each quarter.\n", encoding="utf-8")
+    doc_id = before[0][0]
+    for attempt in (lambda: reader.add(extra), lambda: reader.remove(doc_id), reader.reindex):
+        with pytest.raises(ReadOnlyStore, match="read-only"):
+            attempt()
+    assert ([d.doc_id for d in reader.documents()], reader.store.count_chunks(), reader.store.revision()) == before
+    assert reader.ask("By what year will the model city be built?").grounded  # reading still works
+
+
+def test_a_read_only_assistant_on_an_empty_store_does_not_index_the_corpus(make_assistant):
+    reader = make_assistant(read_only=True, auto_index_corpus=True)
+    assert reader.documents() == [] and reader.store.count_chunks() == 0

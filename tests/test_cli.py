@@ -19,16 +19,16 @@ QUESTION = "By what year will the model city be built?"
 @pytest.fixture
 def run(tmp_path, store_mode, request):
     """Run `assistant ...` with a fresh store in the current mode; returns the CompletedProcess."""
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
-           "ASSISTANT_COLLECTION": f"cli{uuid.uuid4().hex[:10]}"}
-    env.pop("ASSISTANT_CHROMA_HOST", None)
+    base = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+            "ASSISTANT_COLLECTION": f"cli{uuid.uuid4().hex[:10]}"}
+    base.pop("ASSISTANT_CHROMA_HOST", None)
     if store_mode == "server":
         host, port = request.getfixturevalue("chroma_server")
-        env.update(ASSISTANT_CHROMA_HOST=host, ASSISTANT_CHROMA_PORT=str(port))
+        base.update(ASSISTANT_CHROMA_HOST=host, ASSISTANT_CHROMA_PORT=str(port))
 
-    def call(*args: str) -> subprocess.CompletedProcess[str]:
+    def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                              env=env, cwd=ROOT, timeout=300)
+                              env={**base, **(env or {})}, cwd=ROOT, timeout=300)
 
     return call
 
@@ -93,3 +93,15 @@ def test_console_script_is_installed(store_mode):
     exe = Path(sys.executable).parent / "assistant"
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "search" in result.stdout
+
+
+def test_read_only_refuses_add_remove_and_reindex(run, tmp_path):
+    assert run("add", str(CORPUS)).returncode == 0
+    listed = json.loads(run("list", "--json").stdout)
+    note = tmp_path / "extra.txt"
+    note.write_text("Notice on ferries\n\nThe ferry office issues permits each quarter.\n", encoding="utf-8")
+    for command in (("add", str(note)), ("remove", listed[0]["doc_id"]), ("reindex",)):
+        done = run(*command, env={"ASSISTANT_READ_ONLY": "true"})
+        assert done.returncode != 0 and "read-only" in done.stderr, command
+    assert json.loads(run("list", "--json").stdout) == listed
+    assert run("search", "model city 2035", env={"ASSISTANT_READ_ONLY": "true"}).returncode == 0

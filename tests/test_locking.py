@@ -209,3 +209,19 @@ def _searchable_elsewhere(settings: Settings) -> int:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return int(done.stdout.strip())
+
+
+def test_the_cli_says_whom_it_waits_for_and_fails_clearly_when_the_store_stays_busy(embedded, tmp_path):
+    assistant = embedded()
+    holder = hold_in_other_process(assistant.settings.data_dir, 30)
+    try:
+        env = {**child_env(assistant.settings), "ASSISTANT_WRITE_LOCK_TIMEOUT": "1"}
+        done = subprocess.run([sys.executable, "-m", "assistant.cli", "add", str(note(tmp_path, "x", TOPICS[2]))],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode != 0
+    assert f"waiting for process {holder.pid}" in done.stderr
+    assert done.stdout.startswith("failed") and "the store is busy" in done.stdout
+    assert assistant.documents() == []
