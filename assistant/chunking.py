@@ -29,10 +29,12 @@ _ARTICLE = re.compile(rf"^第[{_NUMERALS}]+条(?:之[{_NUMERALS}]+)?(?=\s|$)")
 _REPORT_HEADING = re.compile(r"^[一二三四五六七八九十百]+、")
 _SUBHEADING = re.compile(r"^[（(][一二三四五六七八九十百]+[）)]")
 _COMMENT = re.compile(r"^<!--.*-->$")
-_COMPLETE_LINE = re.compile(r"[。！？；：…!?;:][”’」』）)\"']*$")
+_SENTENCE_ENDS = "。！？；：…!?;:"  # a line ending in one of these (then closers) is a complete line
+_CLOSERS = "”’」』）)\"'"
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _SENTENCE_PUNCT = re.compile(r"[。！？；，：,;!?]")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+$")
+_HAS_SPACE = re.compile(r"\s")
 
 # Ranks order the heading stack: a new heading closes every open heading of equal or
 # higher rank. Markdown headings use their number of '#'s (1-6), except that 第…编/章/节
@@ -140,8 +142,7 @@ class _Outline:
         """Whether ``line`` carries on the pending paragraph rather than starting a new one."""
         if not self.lines_are_paragraphs:
             return True
-        pending = self.text[self.pending[0] : self.pending[1]] if self.pending else ""
-        ended = _COMPLETE_LINE.search(pending.rstrip(_INVISIBLE + " \t\u3000"))
+        ended = self.pending is not None and _ends_complete(self.text, *self.pending)
         return not ended and not _ARTICLE.match(line) and not _SUBHEADING.match(line)
 
     def _heading(self, line: str) -> _Heading | None:
@@ -199,6 +200,19 @@ class _Outline:
 
     def _in_article(self) -> bool:
         return any(h.rank == _ARTICLE_RANK for h in self.stack)
+
+
+def _ends_complete(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` ends a sentence (。 ！ ? etc., then closing quotes or brackets).
+
+    Reads backwards from ``end`` instead of slicing the paragraph: a paragraph of many
+    continued lines would otherwise be copied once per line.
+    """
+    while end > start and text[end - 1] in _INVISIBLE + " \t\u3000":
+        end -= 1
+    while end > start and text[end - 1] in _CLOSERS:
+        end -= 1
+    return end > start and text[end - 1] in _SENTENCE_ENDS
 
 
 def _cn_rank(text: str) -> int:
@@ -299,6 +313,8 @@ def _pack(units: Iterable[tuple[int, int]], limit: int) -> list[tuple[int, int]]
 def _hard_split(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
     """Split an unbreakable run: at spaces via langchain's recursive splitter when its
     offsets check out exactly, else at every ``limit`` characters."""
+    if not _HAS_SPACE.search(text, start, end):  # nothing for the splitter to find (and it is slow on megabytes)
+        return _fixed_split(text, start, end, limit)
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=limit, chunk_overlap=0, separators=["\n", " ", ""], add_start_index=True
     )
@@ -308,6 +324,11 @@ def _hard_split(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     ]
     if _exact_cover(text, start, end, spans, limit):
         return spans
+    return _fixed_split(text, start, end, limit)
+
+
+def _fixed_split(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """Trimmed pieces of every ``limit`` characters: the last resort for a run without any break."""
     pieces = (_trim(text, pos, min(pos + limit, end)) for pos in range(start, end, limit))
     return [piece for piece in pieces if piece[0] < piece[1]]
 

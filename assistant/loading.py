@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 import yaml
 
@@ -33,6 +33,15 @@ _MB = 1024 * 1024
 _TITLE_MAX = 200
 _BLOCK_SEP = "\n\n"
 _ALLOWED_CONTROLS = frozenset("\n\t\r\f")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: SQLite, Chroma and JSON reject them
+_MAX_NUL_SHARE = 0.01  # more NUL bytes than this share of a text file means binary data, not stray NULs
+_UTF16_MIN_NUL_SHARE = 0.2  # UTF-16 text without BOM: this share of 2-byte units holds a zero byte on one side
+_FRONT_MATTER_MAX_CHARS = 64 * 1024
+_FRONT_MATTER_MAX_DEPTH = 32
+_DOCX_MAX_ENTRIES = 10_000
+_DOCX_MIN_UNPACKED_MB = 200  # a real DOCX, images and all, unpacks to little more than its own size
+_DOCX_MAX_RATIO = 100  # Word XML compresses about 10:1; 100:1 over a few MB is a bomb
+_DOCX_RATIO_FLOOR = 5 * 1024 * 1024  # members smaller than this may compress any amount (styles, repeated rows)
 
 
 class LoadError(Exception):
@@ -58,12 +67,24 @@ class _Parsed:
     pages: tuple[PageSpan, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """How much one file may cost: bytes on disk (and, via them, unpacked DOCX size) and PDF pages."""
+
+    max_mb: float
+    max_pages: int
+
+
 # --------------------------------------------------------------------------- public API
 
 
-def load_document(path: str | Path, *, max_mb: float = 50.0, source: str | None = None) -> Document:
+def load_document(
+    path: str | Path, *, max_mb: float = 50.0, max_pages: int = 2000, source: str | None = None
+) -> Document:
     """Load one file into a Document, or raise LoadError saying why it cannot be used.
 
+    ``max_mb`` bounds the file on disk (checked before reading) and ``max_pages`` a PDF's
+    page count (checked before any text is extracted), so a hostile file costs little.
     ``source`` defaults to the absolute path; the web UI passes the uploaded file's name
     instead, and that name is then also what error messages show (the temp path would mean
     nothing to the user).
@@ -73,16 +94,16 @@ def load_document(path: str | Path, *, max_mb: float = 50.0, source: str | None 
     _check_file(file, label, max_mb)
     data = _read_bytes(file, label, max_mb)
     reader = _READERS[file.suffix.lower()]
-    parsed = reader(data, label)
+    parsed = reader(data, label, _Limits(max_mb, max_pages))
     if not parsed.text:
         raise LoadError(label, "no text found in the file")
     metadata = {**parsed.metadata, "size_bytes": len(data)}
     return Document(
-        text=parsed.text,
+        text=_storable(parsed.text),
         source=source if source is not None else str(file.resolve()),
-        title=_choose_title(parsed),
+        title=_clean(_choose_title(parsed)),
         language=_choose_language(parsed),
-        metadata=metadata,
+        metadata=_clean_metadata(metadata),
         pages=parsed.pages,
     )
 
@@ -125,6 +146,9 @@ def _expand(raw: str | Path, errors: list[LoadError]) -> list[Path]:
         return found
     if path.is_file():
         return [path]
+    if path.exists():  # a pipe, socket or device: reading it could block or never end
+        errors.append(LoadError(str(raw), "not a regular file (a pipe, socket or device); save its contents to a file"))
+        return []
     errors.append(LoadError(str(raw), "no such file or folder"))
     return []
 
@@ -166,6 +190,8 @@ def _check_file(file: Path, label: str, max_mb: float) -> None:
     if suffix not in SUPPORTED_SUFFIXES:
         shown = f"'{suffix}'" if suffix else "without an extension"
         raise LoadError(label, f"unsupported file type {shown} (supported: {_suffix_list()})")
+    if not file.is_file():  # a pipe or device would block or never end when read
+        raise LoadError(label, "not a regular file (a pipe, socket or device); save its contents to a file")
     size = file.stat().st_size
     if size > max_mb * _MB:
         raise LoadError(label, f"file is {_human_size(size)}, over the {max_mb:g} MB limit")
@@ -178,7 +204,10 @@ def _read_bytes(file: Path, label: str, max_mb: float) -> bytes:
     limit = int(max_mb * _MB)
     try:
         with file.open("rb") as handle:
-            data = handle.read(limit + 1)
+            expected = os.fstat(handle.fileno()).st_size
+            data = handle.read(min(expected, limit) + 1)  # read(n) allocates n bytes up front: never ask for more
+            if expected < len(data) <= limit:  # it grew since it was checked
+                data += handle.read(limit + 1 - len(data))
     except OSError as exc:
         raise LoadError(label, f"cannot read the file ({exc.strerror or exc})") from exc
     if len(data) > limit:
@@ -200,32 +229,155 @@ def _human_size(size: int) -> str:
 
 
 def _normalize(text: str) -> str:
-    """Unify line ends and drop a BOM, so offsets mean the same on every platform."""
+    """Unify line ends and drop a BOM, so offsets mean the same on every platform.
+
+    NUL characters (which some PDF fonts extract) are removed here, before any offset is
+    recorded, because no store or UI can hold them.
+    """
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return _storable(text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _storable(text: str) -> str:
+    """``text`` with any NUL or lone surrogate replaced one-for-one by U+FFFD, so offsets stay valid.
+
+    The readers remove NULs already; this is the last guard before text reaches the store.
+    """
+    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
+def _clean(value: str) -> str:
+    """A metadata string or title without NULs and lone surrogates (no offsets point into these)."""
+    return _storable(value.replace("\x00", ""))
+
+
+def _clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata whose keys and string values the store can hold (front matter may contain anything)."""
+
+    def clean_value(value: Any) -> Any:
+        if isinstance(value, str):
+            return _clean(value)
+        if isinstance(value, list):
+            return [clean_value(item) for item in value]
+        return value
+
+    return {_clean(str(key)): clean_value(value) for key, value in metadata.items()}
 
 
 def _control_count(text: str) -> int:
     return sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS)
 
 
-def _decode_text(data: bytes, label: str, suffix: str) -> tuple[str, str]:
-    """Decode a plain-text file as UTF-8, falling back to GB18030 only for text that is clearly Chinese.
+def _decode_text(data: bytes, label: str, suffix: str) -> tuple[str, dict[str, Any]]:
+    """Decode a plain-text file: (text, metadata saying how), or a LoadError saying what to do.
 
-    Other legacy encodings are refused rather than guessed: a wrong guess would index mojibake.
+    UTF-16/32 are decoded when a byte-order mark (or, for UTF-16, the telltale zero bytes of
+    mostly-ASCII text) says so. Otherwise the text is UTF-8, falling back to GB18030 only for
+    text that is clearly Chinese: other legacy encodings are refused rather than guessed, since
+    a wrong guess would index mojibake. A few stray NUL bytes are dropped; more mean binary data.
     """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise LoadError(label, "the file is saved as UTF-16; save it as UTF-8")
-    if b"\x00" in data:
-        raise LoadError(label, f"binary data in a text file (NUL bytes); is it really {suffix}?")
-    try:
-        text, encoding = _normalize(data.decode("utf-8-sig")), "utf-8"
-    except UnicodeDecodeError as exc:
-        text, encoding = _decode_chinese(data, label, exc), "gb18030"
+    unicode = _decode_unicode(data, label)
+    if unicode is not None:
+        text, removed = _drop_stray_nuls(unicode[0], label, "a text file", suffix)
+        encoding = unicode[1]
+    else:
+        data, removed = _drop_stray_nuls(data, label, "a text file", suffix)
+        try:
+            text, encoding = data.decode("utf-8-sig"), "utf-8"
+        except UnicodeDecodeError as exc:
+            text, encoding = _decode_chinese(data, label, exc), "gb18030"
+    text = _normalize(text)
     if text and _control_count(text) > 0.1 * len(text):
         raise LoadError(label, f"binary data in a text file (control characters); is it really {suffix}?")
-    return text, encoding
+    metadata: dict[str, Any] = {"encoding": encoding}
+    if removed:
+        metadata["nul_bytes_removed"] = removed
+    return text, metadata
+
+
+_UNICODE_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32"),  # before UTF-16 LE, whose mark it starts with
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+def _decode_unicode(data: bytes, label: str) -> tuple[str, str] | None:
+    """(text, encoding) for UTF-16/UTF-32 data, None for anything else (UTF-8 and legacy encodings).
+
+    With a byte-order mark the file says what it is, so invalid UTF-16 (odd length, lone
+    surrogate) is a LoadError rather than text with holes. Without one, UTF-16 is only a
+    guess from the zero bytes; a guess that does not decode cleanly is dropped, and the NUL
+    check that follows then refuses the file as binary, hinting at UTF-16.
+    """
+    for bom, codec in _UNICODE_BOMS:
+        if data.startswith(bom):
+            if codec == "utf-32" and len(data) % 4:
+                continue  # a UTF-16 LE file whose first character is U+0000, or garbage: try UTF-16
+            return _decode_strict(data, codec, label)
+    guessed = _sniff_utf16(data)
+    if guessed is None or len(data) % 2:
+        return None  # a guess that cannot hold: treated as 8-bit data (whose NULs mean binary)
+    try:
+        text = data.decode(guessed)
+    except UnicodeDecodeError:
+        return None
+    return (text, guessed) if _control_count(text) <= 0.1 * len(text) else None
+
+
+def _decode_strict(data: bytes, codec: str, label: str) -> tuple[str, str]:
+    """Decode UTF-16/32 that has a byte-order mark strictly, naming the problem (odd length, bad surrogate)."""
+    unit = 4 if codec == "utf-32" else 2
+    name = codec.upper()
+    if len(data) % unit:
+        reason = f"the file is marked as {name} but its length is not a whole number of characters (truncated?)"
+        raise LoadError(label, f"{reason}; save it as UTF-8")
+    try:
+        return data.decode(codec), codec
+    except UnicodeDecodeError as exc:
+        reason = f"invalid {name}: {exc.reason} at byte {exc.start}; save it as UTF-8"
+        raise LoadError(label, reason) from None
+
+
+def _sniff_utf16(data: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when zero bytes fill one side of many 2-byte units and almost never the other.
+
+    That pattern is what ASCII-heavy UTF-16 looks like; random binary data has zeros on both sides.
+    """
+    units = len(data) // 2
+    if b"\x00" not in data:  # the common case, without copying the data twice
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if units and odd >= _UTF16_MIN_NUL_SHARE * units and even * 8 <= odd:
+        return "utf-16-le"
+    if units and even >= _UTF16_MIN_NUL_SHARE * units and odd * 8 <= even:
+        return "utf-16-be"
+    return None
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """A weaker hint than _sniff_utf16, only used to word an error: zeros sit on one side of the units."""
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    return max(even, odd) >= 2 and min(even, odd) * 8 <= max(even, odd)
+
+
+def _drop_stray_nuls(content: AnyStr, label: str, kind: str, expected: str) -> tuple[AnyStr, int]:
+    """``content`` without NULs when they are a few strays (an editor glitch); refused when they are many.
+
+    Works on raw bytes and on text decoded from UTF-16/32 (where NUL is a character). NUL never
+    reaches the stored text: SQLite, Chroma and browsers all mishandle it.
+    """
+    nul = b"\x00" if isinstance(content, bytes) else "\x00"
+    count = content.count(nul)  # type: ignore[arg-type]
+    if not count:
+        return content, 0
+    if count > _MAX_NUL_SHARE * len(content):
+        utf16 = isinstance(content, bytes) and _looks_like_utf16(content)
+        hint = " (if it is UTF-16 text without a byte-order mark, save it as UTF-8)" if utf16 else ""
+        raise LoadError(label, f"binary data in {kind} (NUL bytes); is it really {expected}?{hint}")
+    return content.replace(nul, content[:0]), count  # type: ignore[arg-type]
 
 
 def _decode_chinese(data: bytes, label: str, utf8_error: UnicodeDecodeError) -> str:
@@ -289,21 +441,21 @@ _ATX_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
-def _read_txt(data: bytes, label: str) -> _Parsed:
-    """Plain text: decoded, line ends unified, nothing else changed."""
-    text, encoding = _decode_text(data, label, ".txt")
-    return _Parsed(_require_text(text, label), {"format": "txt", "encoding": encoding})
+def _read_txt(data: bytes, label: str, limits: _Limits) -> _Parsed:
+    """Plain text: decoded, line ends unified, stray NULs dropped, nothing else changed."""
+    text, decoding = _decode_text(data, label, ".txt")
+    return _Parsed(_require_text(text, label), {"format": "txt", **decoding})
 
 
-def _read_markdown(data: bytes, label: str) -> _Parsed:
+def _read_markdown(data: bytes, label: str, limits: _Limits) -> _Parsed:
     """Markdown: YAML front matter becomes metadata, the body is the text (markup kept, for headings)."""
-    text, encoding = _decode_text(data, label, ".md")
+    text, decoding = _decode_text(data, label, ".md")
     front, body = _split_front_matter(text, label)
     blank = _LEADING_BLANK_LINES.match(body)
     body = body[blank.end() :] if blank else body
     if not body.strip() and front:
         raise LoadError(label, "the file has front matter but no text")
-    metadata = {**front, "format": "markdown", "encoding": encoding}
+    metadata = {**front, "format": "markdown", **decoding}
     return _Parsed(_require_text(body, label), metadata, title=_markdown_h1(body))
 
 
@@ -315,16 +467,46 @@ def _split_front_matter(text: str, label: str) -> tuple[dict[str, Any], str]:
     closing = _FRONT_MATTER_CLOSE.search(text, opening.end())
     if not closing:
         return {}, text
+    source = text[opening.end() : closing.start()]
     try:
-        loaded = yaml.safe_load(text[opening.end() : closing.start()])
+        _check_yaml_shape(source, label)
+        loaded = yaml.safe_load(source)  # safe: tags such as !!python/object are refused, never run
     except yaml.YAMLError as exc:
         raise LoadError(label, f"invalid YAML front matter: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise LoadError(label, "invalid YAML front matter: nested too deeply") from None
     if loaded is None:
         loaded = {}
     if not isinstance(loaded, dict):
         raise LoadError(label, f"invalid YAML front matter: expected 'key: value' pairs, got a {type(loaded).__name__}")
     front = {str(key): _jsonable(value) for key, value in loaded.items()}
     return front, text[closing.end() :].removeprefix("\n")
+
+
+def _check_yaml_shape(source: str, label: str) -> None:
+    """Refuse front matter that would be costly to build: too long, nested too deep, or using aliases.
+
+    PyYAML builds nested collections recursively (deep nesting is a RecursionError), and
+    aliases let a few lines expand into gigabytes of metadata (a "billion laughs"). Front
+    matter holds a title and a few tags, so none of this is needed; the events are read
+    without building anything.
+    """
+    if len(source) > _FRONT_MATTER_MAX_CHARS:
+        size = _human_size(len(source.encode("utf-8")))
+        reason = f"front matter is {size}, over the {_FRONT_MATTER_MAX_CHARS // 1024} KB limit; move the text below it"
+        raise LoadError(label, reason)
+    depth = 0
+    for event in yaml.parse(source, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            reason = f"YAML aliases (*{event.anchor}) are not supported in front matter; write the value out"
+            raise LoadError(label, reason)
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > _FRONT_MATTER_MAX_DEPTH:
+                reason = f"front matter is nested more than {_FRONT_MATTER_MAX_DEPTH} levels deep; flatten it"
+                raise LoadError(label, reason)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -350,13 +532,13 @@ def _markdown_h1(body: str) -> str | None:
 # --------------------------------------------------------------------------- PDF
 
 
-def _read_pdf(data: bytes, label: str) -> _Parsed:
+def _read_pdf(data: bytes, label: str, limits: _Limits) -> _Parsed:
     """PDF: page texts joined by blank lines, with each page's span recorded for page citations."""
     if b"%PDF" not in data[:1024]:
         raise LoadError(label, "not a PDF file (no %PDF header)")
     if b"%%EOF" not in data:
         raise LoadError(label, "corrupt or truncated PDF: the end-of-file marker is missing (incomplete download?)")
-    page_texts, info = _pdf_pages(data, label)
+    page_texts, info = _pdf_pages(data, label, limits.max_pages)
     text, spans = _join_pages(page_texts)
     if not text:
         raise LoadError(label, "PDF has no text layer (scanned image?); run OCR first")
@@ -367,8 +549,12 @@ def _read_pdf(data: bytes, label: str) -> _Parsed:
     return _Parsed(text, metadata, title=info.get("title"), pages=spans)
 
 
-def _pdf_pages(data: bytes, label: str) -> tuple[list[str], dict[str, str]]:
-    """Extracted text of every page plus the document info, mapping pypdf's failures to LoadErrors."""
+def _pdf_pages(data: bytes, label: str, max_pages: int) -> tuple[list[str], dict[str, str]]:
+    """Extracted text of every page plus the document info, mapping pypdf's failures to LoadErrors.
+
+    The page count is checked before any text is extracted: extraction is the slow part, and
+    a PDF of many thousand pages would hold a worker for minutes.
+    """
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
@@ -376,6 +562,13 @@ def _pdf_pages(data: bytes, label: str) -> tuple[list[str], dict[str, str]]:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoadError(label, "PDF is password-protected; remove the password and try again")
+        count = len(reader.pages)
+        if count > max_pages:
+            reason = (
+                f"PDF has {count} pages, over the {max_pages}-page limit (ASSISTANT_MAX_PAGES); "
+                "split it into parts or raise the limit"
+            )
+            raise LoadError(label, reason)
         texts = [page.extract_text() or "" for page in reader.pages]
         info = _pdf_info(reader)
     except LoadError:
@@ -400,7 +593,7 @@ def _pdf_info(reader: Any) -> dict[str, str]:
     for key in ("title", "author", "subject"):
         value = getattr(meta, key, None) if meta is not None else None
         if isinstance(value, str) and value.strip() and value.strip().lower() not in {"untitled", "title"}:
-            info[key] = " ".join(value.split())
+            info[key] = " ".join(_clean(value).split())
     return info
 
 
@@ -430,25 +623,34 @@ def _short(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- DOCX
 
 
-def _read_docx(data: bytes, label: str) -> _Parsed:
+def _read_docx(data: bytes, label: str, limits: _Limits) -> _Parsed:
     """DOCX: paragraphs and table rows in body order, one block each; headings stay plain lines."""
-    document = _open_docx(data, label)
+    document = _open_docx(data, label, limits)
     blocks, title_style, heading1 = _docx_blocks(document, label)
-    core_title = (document.core_properties.title or "").strip()
+    core_title, author = _docx_core(document)
     metadata: dict[str, Any] = {"format": "docx"}
-    author = (document.core_properties.author or "").strip()
     if author:
         metadata["author"] = author
     title = title_style or heading1 or core_title or None
     return _Parsed(_require_text(_BLOCK_SEP.join(blocks), label), metadata, title=title)
 
 
-def _open_docx(data: bytes, label: str) -> Any:
+def _docx_core(document: Any) -> tuple[str, str]:
+    """(title, author) from the core properties; a damaged properties part must not cost us the text."""
+    try:
+        core = document.core_properties
+        return (core.title or "").strip(), (core.author or "").strip()
+    except Exception:  # python-docx fails with AttributeError, ValueError... on a malformed docProps/core.xml
+        return "", ""
+
+
+def _open_docx(data: bytes, label: str, limits: _Limits) -> Any:
     """The python-docx Document, or a LoadError that says what the file really is."""
     import docx
 
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise LoadError(label, "this is an old binary Word (.doc) or other Office file, not DOCX; save it as .docx")
+    _check_zip(data, label, limits)
     try:
         return docx.Document(io.BytesIO(data))
     except zipfile.BadZipFile:
@@ -458,6 +660,40 @@ def _open_docx(data: bytes, label: str) -> Any:
         raise LoadError(label, f"corrupt DOCX (a zip archive, but not a Word document: {missing})") from None
     except Exception as exc:  # python-docx/lxml raise assorted types on damaged packages
         raise LoadError(label, f"corrupt DOCX ({_short(exc)})") from None
+
+
+def _check_zip(data: bytes, label: str, limits: _Limits) -> None:
+    """Refuse a zip bomb from its directory alone, before python-docx unpacks anything.
+
+    The declared sizes can be trusted as an upper bound: Python's zipfile never returns more
+    bytes than an entry declares. A few KB on disk must not become gigabytes in memory.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except zipfile.BadZipFile:
+        raise LoadError(label, "corrupt DOCX (not a zip archive)") from None
+    except Exception as exc:  # a damaged central directory raises assorted types
+        raise LoadError(label, f"corrupt DOCX ({_short(exc)})") from None
+    if len(entries) > _DOCX_MAX_ENTRIES:
+        reason = f"DOCX holds {len(entries)} files, over the {_DOCX_MAX_ENTRIES} a Word document needs; refused"
+        raise LoadError(label, reason)
+    for entry in entries:
+        if entry.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            reason = f"corrupt DOCX ({entry.filename} uses a compression method Word never writes)"
+            raise LoadError(label, reason)
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if entry.file_size > _DOCX_RATIO_FLOOR and ratio > _DOCX_MAX_RATIO:
+            reason = (
+                f"DOCX looks like a zip bomb: {entry.filename} would expand {ratio:,.0f}:1 to "
+                f"{_human_size(entry.file_size)}; refused (if the document is genuine, split it or save it as PDF)"
+            )
+            raise LoadError(label, reason)
+    total = sum(entry.file_size for entry in entries)
+    limit_mb = max(_DOCX_MIN_UNPACKED_MB, 4 * limits.max_mb)
+    if total > limit_mb * _MB:
+        reason = f"DOCX would expand to {_human_size(total)} when unpacked, over the {limit_mb:g} MB limit; refused"
+        raise LoadError(label, reason)
 
 
 def _docx_blocks(document: Any, label: str) -> tuple[list[str], str | None, str | None]:
@@ -515,20 +751,12 @@ _HTML_BLOCKS = frozenset(
     }
 )
 _SPACES = re.compile(r"\s+")
-_BR = "\x00"  # marks <br> inside a block; NUL cannot come from the page, which was refused if it held one
+_BR = "\x00"  # marks <br> inside a block; NUL cannot come from the page: its NUL bytes are dropped or refused
 
 
-def _read_html(data: bytes, label: str) -> _Parsed:
+def _read_html(data: bytes, label: str, limits: _Limits) -> _Parsed:
     """HTML: readable blocks of the main content, without scripts, styles and page chrome."""
-    from bs4 import BeautifulSoup
-
-    if b"\x00" in data:
-        raise LoadError(label, "binary data in an HTML file (NUL bytes); is it really HTML?")
-    try:
-        markup: str | bytes = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        markup = data  # let BeautifulSoup honour the page's declared charset
-    soup = BeautifulSoup(markup, "lxml")
+    soup = _parse_html(data, label)
     page_title = _collapse(soup.title.get_text()) if soup.title else ""
     for tag in soup.find_all(_HTML_DROP):
         tag.decompose()
@@ -543,6 +771,29 @@ def _read_html(data: bytes, label: str) -> _Parsed:
     heading = root.find("h1") or soup.find("h1")
     title = page_title or (_collapse(heading.get_text(" ")) if heading else "") or None
     return _Parsed(_BLOCK_SEP.join(blocks).rstrip(), {"format": "html"}, title=title)
+
+
+def _parse_html(data: bytes, label: str) -> Any:
+    """The parsed page: UTF-16/32 by byte-order mark, else UTF-8, else the page's declared charset.
+
+    Stray NUL bytes are dropped (many mean binary data), so none reaches the text.
+    """
+    from bs4 import BeautifulSoup
+
+    unicode = _decode_unicode(data, label)
+    markup: str | bytes
+    if unicode is not None:
+        markup, _ = _drop_stray_nuls(unicode[0], label, "an HTML file", "HTML")
+    else:
+        data, _ = _drop_stray_nuls(data, label, "an HTML file", "HTML")
+        try:
+            markup = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            markup = data  # let BeautifulSoup honour the page's declared charset
+    try:
+        return BeautifulSoup(markup, "lxml")
+    except Exception as exc:  # lxml and bs4 raise assorted types on pathological markup
+        raise LoadError(label, f"cannot parse the HTML ({_short(exc)})") from None
 
 
 def _html_root(soup: Any) -> Any:
@@ -640,7 +891,7 @@ def _choose_language(parsed: _Parsed) -> str:
     return declared if declared in {"zh", "en"} else detect_language(parsed.text)
 
 
-_READERS: dict[str, Callable[[bytes, str], _Parsed]] = {
+_READERS: dict[str, Callable[[bytes, str, _Limits], _Parsed]] = {
     ".txt": _read_txt,
     ".md": _read_markdown,
     ".markdown": _read_markdown,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_VISIBLE = re.compile(r"\S")
 
 # A sentence ends at an English terminator followed by space/end, or right after a
 # Chinese terminator (optionally followed by closing quotes or brackets), or at a blank line.
@@ -96,8 +97,8 @@ def _is_false_stop(text: str, stop_start: int, stop_end: int, limit: int) -> boo
         return True
     if word in NUMBERED_ABBREVIATIONS and _NUMBER_AHEAD.match(text, stop_end, limit):
         return True
-    following = text[stop_end:limit].lstrip()
-    return bool(following) and following[0].isascii() and following[0].islower()
+    following = _VISIBLE.search(text, stop_end, limit)  # a search, not a slice: linear on megabyte lines
+    return bool(following) and following.group().isascii() and following.group().islower()
 
 
 def _word_before(text: str, pos: int) -> str:

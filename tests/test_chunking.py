@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -474,3 +475,88 @@ def test_invariants_hold_for_arbitrary_text(pieces: list[str], language: str, li
     text = "".join(pieces)
     document = _doc(text, language, title="Doc")
     assert_invariants(document, chunk_document(document, max_chars_en=limit, max_chars_zh=limit), limit)
+
+
+# --- arbitrary text: nothing visible is lost ------------------------------------------------
+
+# No heading, comment or title can be formed from these (no '#', '第', '、', '<'), so every
+# visible character must end up in some chunk.
+_PLAIN = st.sampled_from(
+    [
+        *"abcXYZ019 .,;:!?'\"()",
+        *"长江保护修复。，；：！？“”（）",
+        *"مرحبا بالعالم שלום עולם ؟ ، ۔",
+        "\u200f", "\u200e", "\u200d", "\u200b", "\u3000", "\t",
+        "😀", "👨‍👩‍👧‍👦", "🏳️‍🌈", "👍🏽", "𝔘", "𠀀",  # astral characters and ZWJ sequences
+        "\n", "\n\n", " ", "  ", "Mr. ", "e.g. ", "No. 5 ",
+    ]
+)
+
+
+def _assert_nothing_visible_lost(document: Document, chunks: list[Chunk]) -> None:
+    """Between and around the chunks there is only whitespace and zero-width residue."""
+    position = 0
+    for chunk in chunks:
+        assert not re.sub(f"[\\s{ZERO_WIDTH}]", "", document.text[position : chunk.start]), "visible text lost"
+        position = chunk.end
+    assert not re.sub(f"[\\s{ZERO_WIDTH}]", "", document.text[position:]), "visible text lost at the end"
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    pieces=st.lists(_PLAIN, max_size=400),
+    language=st.sampled_from(["zh", "en"]),
+    limit=st.integers(min_value=1, max_value=80),
+)
+def test_plain_text_of_any_script_is_covered_exactly(pieces: list[str], language: str, limit: int) -> None:
+    """English, Chinese, RTL and emoji mixed: exact offsets, sizes within bounds, nothing visible lost."""
+    document = _doc("".join(pieces), language, title="@")
+    chunks = chunk_document(document, max_chars_en=limit, max_chars_zh=limit)
+    assert_invariants(document, chunks, limit)
+    _assert_nothing_visible_lost(document, chunks)
+
+
+# --- hostile sizes and scripts -------------------------------------------------------------
+
+_TEN_MB = 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("unit", "language", "limit"),
+    [
+        ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu ", "en", 1000),
+        ("The river is long. Mr. Li said so, e.g. in No. 5 of the bulletin. ", "en", 1000),
+        ("x", "en", 1000),
+        ("长江保护修复，", "zh", 400),
+        ("长江流域生态环境保护\n", "zh", 400),  # hard-wrapped Chinese: every line continues the paragraph
+    ],
+    ids=["words", "sentences", "no-spaces", "chinese-clauses", "chinese-wrapped-lines"],
+)
+def test_ten_megabytes_in_one_paragraph_chunk_in_linear_time(unit: str, language: str, limit: int) -> None:
+    text = unit * (_TEN_MB // len(unit.encode()))
+    document = _doc(text, language, title="@")
+    started = time.perf_counter()
+    chunks = chunk_document(document, max_chars_en=limit, max_chars_zh=limit)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 30, f"{elapsed:.1f}s: chunking is not linear on this input"
+    assert len(chunks) >= len(text) // limit
+    assert all(len(c.text) <= limit and text[c.start : c.end] == c.text for c in chunks)
+    _assert_nothing_visible_lost(document, chunks)
+
+
+RTL_AND_EMOJI = (
+    "قانون المياه\n\n"
+    "المادة 1. تحمي الدولة الأنهار والبحيرات. 🌊 يجب على الجميع الحفاظ على المياه؟ نعم!\n\n"
+    "חוק המים. כל אדם זכאי למים נקיים. 👨‍👩‍👧‍👦 המשפחה שותה מים.\n\n"
+    "Emoji 🏳️‍🌈 and 👍🏽 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 and 𠀀𠀁 stay whole. \u200fمرحبا\u200f שלום"
+)
+
+
+@pytest.mark.parametrize("limit", [5, 17, 40, 1000])
+def test_rtl_and_emoji_offsets_are_exact(limit: int) -> None:
+    document = _doc(RTL_AND_EMOJI, title="Water law")
+    chunks = chunk_document(document, max_chars_en=limit)
+    assert_invariants(document, chunks, limit)
+    _assert_nothing_visible_lost(document, chunks)
+    if limit == 1000:
+        assert [c.text for c in chunks] == [RTL_AND_EMOJI]
