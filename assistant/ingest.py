@@ -109,7 +109,7 @@ def _prepare(store: Store, settings: Settings, path: Path, source: str | None,
              pending: list[_Pending]) -> _Pending | AddResult:
     """Load and chunk one file and decide what adding it means, writing nothing."""
     try:
-        document = load_document(path, max_mb=settings.max_file_mb, source=source)
+        document = load_document(path, max_mb=settings.max_file_mb, max_pages=settings.max_pages, source=source)
     except LoadError as exc:
         return AddResult(str(path), None, "failed", exc.reason)
     digest = content_hash(document.text)
@@ -168,17 +168,18 @@ def reindex(store: Store, settings: Settings, *, progress: Progress | None = Non
             waiting: Waiting | None = None) -> int:
     """Rebuild every chunk from the stored texts with the current chunking and embedding settings.
 
-    Holds the write lock throughout: other writers wait (or give up with StoreBusy) meanwhile.
+    The new index is built beside the one in use, which keeps answering questions until the
+    switch (Store.rebuilding). Holds the write lock throughout: other writers wait meanwhile.
     """
     with store.writing("re-index", waiting):
         stored = store.documents()
         chunked = [(d, doc, chunk_for(doc, settings)) for d in stored for doc in [store.load(d.doc_id)]]
         total = sum(len(c) for _, _, c in chunked)
-        store.reset_vectors()
         done = 0
-        for entry, document, chunks in chunked:
-            vectors = embed_chunks(store, settings, chunks, progress=progress, done=done, total=total,
-                                   label=document.title)
-            store.put_document(entry.doc_id, document, chunks, vectors, entry.content_hash, added_at=entry.added_at)
-            done += len(chunks)
+        with store.rebuilding() as write:
+            for entry, document, chunks in chunked:
+                vectors = embed_chunks(store, settings, chunks, progress=progress, done=done, total=total,
+                                       label=document.title)
+                write(entry.doc_id, document, chunks, vectors)
+                done += len(chunks)
         return total

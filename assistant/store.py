@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_UNIT_VECTOR = [1.0]  # the registry is looked up by id and filter only, never by similarity
+_UNIT_VECTOR = [1.0]
+_REBUILDING = "rebuilding:"  # pending markers of a reindex: before and after its switch (see Store.rebuilding)
+_SWITCHED = "switched:"  # the registry is looked up by id and filter only, never by similarity
 READ_PAGE = 5000  # records per read: under SQLite's variable limit, and bounded responses from a server
 
 
@@ -216,8 +219,8 @@ class Store:
     def __init__(self, settings: Settings, embedder: Embedder, *, check_model: bool = True) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.chunks_name = f"{settings.collection}_chunks"
         self.docs_name = f"{settings.collection}_docs"
+        self.chunks_name = f"{settings.collection}_chunks"  # until the registry names another (after a reindex)
         self._connection = _connection_for(settings)
         self._generation = -1
         self._marked_used = False
@@ -232,11 +235,21 @@ class Store:
         if self._generation == self._connection.generation:
             return
         self.client = self._connection.client
-        self.vectors = self._open_vectors()
-        self.registry = self.client.get_or_create_collection(self.docs_name, embedding_function=None)
+        self.registry = self.client.get_or_create_collection(self.docs_name, embedding_function=None,
+                                                             metadata={"revision": _first_revision()})
+        meta = self._registry_meta()
+        self.chunks_name = str(meta.get("chunks") or self.chunks_name)
+        self.vectors = self._open_vectors(self.chunks_name)
         if self._generation < 0:
-            self._connection.seen.setdefault(self.chunks_name, self._stamp())
+            self._connection.seen.setdefault(self.docs_name, str(meta.get("revision", "")))
         self._generation = self._connection.generation
+
+    def _follow(self, meta: dict[str, Any]) -> None:
+        """Switch to the chunk collection the registry names, if a reindex (here or elsewhere) replaced it."""
+        active = str(meta.get("chunks") or self.chunks_name)
+        if active != self.chunks_name:
+            self.chunks_name = active
+            self.vectors = self._open_vectors(active)
 
     def _make_lock(self) -> WriteLock:
         from assistant.locking import LocalWriteLock, ServerWriteLock
@@ -265,12 +278,12 @@ class Store:
             "embedding_dim": self.embedder.dim,
         }
 
-    def _open_vectors(self) -> Chroma:
+    def _open_vectors(self, name: str) -> Chroma:
         return Chroma(
             client=self.client,
-            collection_name=self.chunks_name,
+            collection_name=name,
             embedding_function=self.embedder,
-            collection_metadata={**self._identity(), "revision": _first_revision()},
+            collection_metadata=self._identity(),
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
 
@@ -300,42 +313,55 @@ class Store:
     def revision(self) -> str:
         """A stamp that changes whenever a document is committed or deleted, by any process.
 
-        Its first part (``epoch_of``) is fixed when the chunk collection is created, so a reader
-        can tell documents coming and going (same epoch) from a rebuilt collection (reindex).
-        Reading it also keeps this process's view of an embedded store current (see ``_Connection``).
+        Its first part (``epoch_of``) changes only when a reindex switches to a new chunk collection,
+        so a reader can tell documents coming and going (same epoch) from a rebuilt index.
+        It lives in the registry's metadata beside the name of the active chunk collection: one read
+        gives both. Reading it also keeps this process's view current: the chunk collection a
+        reindex switched to, and an embedded store's indexes after another process wrote
+        (see ``_Connection``).
         """
         with self._connection.gate.shared():
             self._rebind()
-            stamp = self._stamp()
-        self._connection.observe(self.chunks_name, stamp)
+            meta = self._registry_meta()
+            self._follow(meta)
+        stamp = str(meta.get("revision", ""))
+        self._connection.observe(self.docs_name, stamp)
         return stamp
 
-    def _stamp(self) -> str:
-        metadata = self.client.get_collection(self.chunks_name).metadata or {}
-        return str(metadata.get("revision", ""))
-
     def _bump_revision(self) -> None:
-        metadata = dict(self.client.get_collection(self.chunks_name).metadata or {})
-        metadata["revision"] = f"{epoch_of(str(metadata.get('revision', '')))}/{_new_revision()}"
-        metadata.pop("hnsw:space", None)
-        self.collection.modify(metadata=metadata)
-        self._connection.note(self.chunks_name, metadata["revision"])
+        """A new stamp in the same epoch: documents came or went."""
+        epoch = epoch_of(str(self._registry_meta().get("revision", "")))
+        self._update_registry_meta(revision=f"{epoch}/{_new_revision()}")
 
     # --- crash recovery ------------------------------------------------------------------
     def _registry_meta(self) -> dict[str, Any]:
+        """The registry's own metadata: revision stamp, active chunk collection, pending write, used flag."""
         metadata = dict(self.client.get_collection(self.docs_name).metadata or {})
         metadata.pop("hnsw:space", None)
         return metadata
 
+    def _update_registry_meta(self, **changes: Any) -> None:
+        """Change some keys of the registry's metadata in one write (Chroma's modify replaces it whole).
+
+        Only the write-lock holder calls this, so reading and writing back loses nobody's change.
+        """
+        metadata = {**self._registry_meta(), **changes}
+        self.registry.modify(metadata=metadata)
+        if "revision" in changes:
+            self._connection.note(self.docs_name, str(metadata["revision"]))
+
     def _set_pending(self, doc_id: str) -> None:
         """Mark the document being written (empty: none), so a writer that dies midway can be cleaned up after."""
-        self.registry.modify(metadata={**self._registry_meta(), "pending": doc_id})
+        self._update_registry_meta(pending=doc_id)
 
     @_uses_chroma
     def recover(self) -> None:
         """Finish or undo the write a dead process left pending (called with the write lock held)."""
         pending = str(self._registry_meta().get("pending") or "")
         if not pending:
+            return
+        if pending.startswith((_REBUILDING, _SWITCHED)):
+            self._recover_rebuild(pending)
             return
         registered = self.registry.get(ids=[pending], include=["metadatas"])
         if registered["ids"]:  # committed: only the older versions of its source may be left over
@@ -348,6 +374,72 @@ class Store:
         log.warning("recovered from an interrupted write of document %s", pending)
         self._set_pending("")
 
+    def _recover_rebuild(self, pending: str) -> None:
+        """Before the switch, drop the partial new collection; after it, finish the switch."""
+        kind, _, name = pending.partition(":")
+        if kind + ":" == _REBUILDING:
+            self._drop_collection(name)
+            log.warning("dropped the chunk collection %s of an interrupted reindex; the index in use is intact", name)
+            self._set_pending("")
+            return
+        counts = Counter(doc_id_of(i) for page in _pages(self.collection, []) for i in page["ids"])
+        self._finish_switch(name, counts)
+        log.warning("finished the switch of an interrupted reindex to %s", self.chunks_name)
+
+    # --- rebuilding the chunk index (reindex) ----------------------------------------------
+    @contextmanager
+    def rebuilding(self) -> Iterator[Callable[[str, Document, Sequence[Chunk], np.ndarray], None]]:
+        """A new chunk collection for the current model, filled by the caller, switched to in one write.
+
+        Yields ``write(doc_id, document, chunks, vectors)``. Searches keep using the current
+        collection until the block ends; then a single registry write makes the new one current.
+        If the block fails, or its process dies, the current index is untouched (the next writer
+        drops the partial one). Called with the write lock held.
+        """
+        name = f"{self.settings.collection}_chunks_{uuid.uuid4().hex[:8]}"
+        with self._connection.gate.shared():
+            self._rebind()
+            self._set_pending(f"{_REBUILDING}{name}")
+            staging = self._open_vectors(name)._collection
+        counts: dict[str, int] = {}
+
+        def write(doc_id: str, document: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+            with self._connection.gate.shared():
+                self._upsert(staging, doc_id, document, chunks, vectors)
+            counts[doc_id] = len(chunks)
+
+        try:
+            yield write
+        except BaseException:
+            with self._connection.gate.shared():
+                self._drop_collection(name)
+                self._set_pending("")
+            raise
+        self._switch(name, counts)
+
+    @_uses_chroma
+    def _switch(self, name: str, counts: dict[str, int]) -> None:
+        """Make ``name`` the chunk collection in use (the commit point), then retire the old one."""
+        old = self.chunks_name
+        epoch = _new_revision()
+        self._update_registry_meta(chunks=name, revision=f"{epoch}/{epoch}", pending=f"{_SWITCHED}{old}")
+        self._follow(self._registry_meta())
+        self._finish_switch(old, counts)
+
+    def _finish_switch(self, old: str, counts: dict[str, int]) -> None:
+        """Record each document's new chunk count and drop the retired collection."""
+        ids = list(counts)
+        step = self.client.get_max_batch_size()
+        for lo in range(0, len(ids), step):
+            batch = ids[lo:lo + step]
+            self.registry.update(ids=batch, metadatas=[{"chunks": counts[i]} for i in batch])
+        self._drop_collection(old)
+        self._set_pending("")
+
+    def _drop_collection(self, name: str) -> None:
+        if name != self.chunks_name and name in {c.name for c in self.client.list_collections()}:
+            self.client.delete_collection(name)
+
     # --- writing -----------------------------------------------------------------
     @_uses_chroma
     def write_chunks(self, doc_id: str, document: Document, chunks: Sequence[Chunk],
@@ -357,6 +449,10 @@ class Store:
         ``vectors`` may be a float32 matrix (what the embedders return): it goes to Chroma as is,
         without a detour through Python lists of floats.
         """
+        self._upsert(self.collection, doc_id, document, chunks, vectors)
+
+    def _upsert(self, collection: chromadb.Collection, doc_id: str, document: Document, chunks: Sequence[Chunk],
+                vectors: np.ndarray | Sequence[Sequence[float]]) -> None:
         matrix = np.asarray(vectors, dtype=np.float32)
         if len(matrix) != len(chunks):
             raise ValueError(f"{len(chunks)} chunks but {len(matrix)} vectors")
@@ -366,8 +462,7 @@ class Store:
         step = self.client.get_max_batch_size()
         for lo in range(0, len(chunks), step):
             hi = lo + step
-            self.collection.upsert(ids=ids[lo:hi], documents=texts[lo:hi], metadatas=metas[lo:hi],
-                                   embeddings=matrix[lo:hi])
+            collection.upsert(ids=ids[lo:hi], documents=texts[lo:hi], metadatas=metas[lo:hi], embeddings=matrix[lo:hi])
 
     @_uses_chroma
     def commit_document(self, doc_id: str, document: Document, content_hash: str, n_chunks: int,
@@ -416,13 +511,6 @@ class Store:
         self.registry.delete(ids=[doc_id])
         self._bump_revision()
         return stored
-
-    @_uses_chroma
-    def reset_vectors(self) -> None:
-        """Drop and recreate the chunk collection for the current embedding model (reindex)."""
-        self.client.delete_collection(self.chunks_name)
-        self.vectors = self._open_vectors()
-        self._connection.note(self.chunks_name, self._stamp())
 
     # --- reading -----------------------------------------------------------------
     @_uses_chroma
@@ -497,7 +585,7 @@ class Store:
     def mark_used(self) -> None:
         """Record that documents were added once (a flag that is never unset, so written once per Store)."""
         if not self._marked_used:
-            self.registry.modify(metadata={**self._registry_meta(), "used": True})
+            self._update_registry_meta(used=True)
             self._marked_used = True
 
     @_uses_chroma

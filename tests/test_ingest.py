@@ -252,3 +252,65 @@ def test_assistant_add_killed_midway_can_be_run_again_without_duplicates(make_as
     assert statuses.count("unchanged") == partial and statuses.count("added") == len(TOPICS) - partial
     assert len(watcher.documents()) == len(TOPICS)
     _consistent(watcher)
+
+
+DIE_INSIDE_A_REINDEX = textwrap.dedent("""
+    import time
+    from assistant import ingest
+    from assistant.service import Assistant
+    embed, calls = ingest.embed_chunks, []
+    def stall_on_second(*args, **kwargs):  # the new index holds one document; the old one is untouched
+        calls.append(1)
+        if len(calls) == 2:
+            print("half rebuilt", flush=True)
+            time.sleep(600)
+        return embed(*args, **kwargs)
+    ingest.embed_chunks = stall_on_second
+    Assistant().reindex()
+""")
+
+
+def test_a_reindex_killed_midway_leaves_the_index_in_use_intact(make_assistant, tmp_path):
+    assistant = make_assistant()
+    assistant.add(*[note(tmp_path, f"r{i}", topic) for i, topic in enumerate(TOPICS[:3])])
+    before = assistant.store.revision()
+    child = subprocess.Popen([sys.executable, "-c", DIE_INSIDE_A_REINDEX], cwd=ROOT,
+                             env=child_env(assistant.settings), stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "half rebuilt"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    def chunk_collections() -> set[str]:
+        return {c.name for c in assistant.store.client.list_collections() if c.name.startswith(
+            f"{assistant.settings.collection}_chunks")}
+
+    assert len(chunk_collections()) == 2  # the partial new index is still there...
+    assert assistant.store.revision() == before  # ...but nothing switched to it
+    for topic in TOPICS[:3]:
+        for mode in ("dense", "bm25", "hybrid"):
+            assert assistant.retriever.search(f"{topic} office permits", k=1, mode=mode)[0].passage.title \
+                == f"Notice on {topic}", (topic, mode)
+    _consistent(assistant)
+
+    [added] = assistant.add(note(tmp_path, "after", TOPICS[3]))  # the next writer cleans up
+    assert added.status == "added" and chunk_collections() == {assistant.store.chunks_name}
+    assert assistant.reindex() == sum(d.chunks for d in assistant.documents())
+    assert chunk_collections() == {assistant.store.chunks_name}
+    _consistent(assistant)
+    assert assistant.retrieve(f"{TOPICS[3]} office permits", k=1)[0].title == f"Notice on {TOPICS[3]}"
+
+
+def test_searches_keep_answering_from_the_old_index_while_a_reindex_runs(make_assistant, tmp_path):
+    """Reindex builds beside the index in use and switches in one write: no moment with a partial index."""
+    assistant = make_assistant()
+    assistant.add(*[note(tmp_path, f"s{i}", topic) for i, topic in enumerate(TOPICS[:4])])
+    seen: list[list[str]] = []
+
+    def search_during(done: int, total: int, message: str) -> None:
+        seen.append([assistant.retrieve(f"{topic} office permits", k=1)[0].title for topic in TOPICS[:4]])
+
+    old = assistant.store.chunks_name
+    assistant.reindex(progress=search_during)
+    assert seen and all(titles == [f"Notice on {topic}" for topic in TOPICS[:4]] for titles in seen)
+    assert assistant.store.chunks_name != old
+    _consistent(assistant)
