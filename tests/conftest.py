@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,45 @@ def child_env(settings: Settings) -> dict[str, str]:
     if settings.server_mode:
         env.update(ASSISTANT_CHROMA_HOST=str(settings.chroma_host), ASSISTANT_CHROMA_PORT=str(settings.chroma_port))
     return env
+
+
+DOCX_CONTENT_TYPES = (
+    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+    'wordprocessingml.document.main+xml"/></Types>'
+)
+MB = 1024 * 1024
+
+
+def zip_of_zeros(path: Path, members: dict[str, int]) -> Path:
+    """A docx-like zip whose members hold the given numbers of zero bytes, streamed in 1 MB pieces.
+
+    300 MB of zeros compress to ~300 KB, so a zip bomb costs the tests almost nothing to make.
+    """
+    piece = bytes(MB)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", DOCX_CONTENT_TYPES)
+        for name, size in members.items():
+            with archive.open(name, "w", force_zip64=True) as member:
+                for offset in range(0, size, MB):
+                    member.write(piece[: min(MB, size - offset)])
+    return path
+
+
+def zip_with_members(path: Path, count: int) -> Path:
+    """A docx-like zip of ``count`` empty parts beside its content types."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", DOCX_CONTENT_TYPES)
+        for i in range(count):
+            archive.writestr(f"word/x{i}.xml", "")
+    return path
+
+
+def remove_by_source(assistant: Assistant, fragment: str) -> None:
+    """Remove the documents a test added to a shared store (those whose source contains ``fragment``)."""
+    for stored in assistant.documents():
+        if fragment in stored.source:
+            assistant.remove(stored.doc_id)
 
 
 def free_port() -> int:

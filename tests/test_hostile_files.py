@@ -11,7 +11,6 @@ stored text and no NUL anywhere.
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,8 @@ import pytest
 from fpdf import FPDF
 
 from assistant.service import Assistant
+from tests.conftest import MB, zip_of_zeros, zip_with_members
 
-_MB = 1024 * 1024
 MARKER = "pwned-marker"  # a YAML payload would create this file if it were ever executed
 
 GOOD_TEXT = "Water Rules\n\nArticle 1. Every county shall keep its rivers clean.\n\nArticle 2. Fishing is banned."
@@ -32,11 +31,6 @@ RTL_EMOJI = (
     "Emoji 🏳️‍🌈 and 👍🏽 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 and 𠀀𠀁 stay whole."
 )
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu "
-CONTENT_TYPES = (
-    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-    'wordprocessingml.document.main+xml"/></Types>'
-)
 
 
 @pytest.fixture
@@ -67,26 +61,6 @@ def _pdf_pages(path: Path, count: int) -> Path:
         pdf.add_page()
         pdf.multi_cell(0, 10, f"Page {number}. The river rules continue here.")
     return _write(path, bytes(pdf.output()))
-
-
-def _zip(path: Path, members: dict[str, int]) -> Path:
-    """A docx-like zip whose members hold the given numbers of zero bytes, streamed in 1 MB pieces."""
-    piece = bytes(_MB)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
-        for name, size in members.items():
-            with archive.open(name, "w", force_zip64=True) as member:
-                for offset in range(0, size, _MB):
-                    member.write(piece[: min(_MB, size - offset)])
-    return path
-
-
-def _many_members(path: Path) -> Path:
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
-        for i in range(10_001):
-            archive.writestr(f"word/x{i}.xml", "")
-    return path
 
 
 def _front_matter(path: Path, front: str) -> Path:
@@ -136,12 +110,13 @@ CASES: list[Case] = [
         "PDF has 12 pages, over the 5-page limit (ASSISTANT_MAX_PAGES)",
         settings={"max_pages": 5},
     ),
-    Case("docx-zip-bomb-300mb", lambda d: _zip(d / "bomb.docx", {"word/document.xml": 300 * _MB}), "failed",
+    Case("docx-zip-bomb-300mb", lambda d: zip_of_zeros(d / "bomb.docx", {"word/document.xml": 300 * MB}), "failed",
          "DOCX looks like a zip bomb: word/document.xml would expand"),
     Case("docx-245mb-spread-over-50-members",
-         lambda d: _zip(d / "spread.docx", {f"word/media/p{i}.bin": 4_900_000 for i in range(50)}), "failed",
+         lambda d: zip_of_zeros(d / "spread.docx", {f"word/media/p{i}.bin": 4_900_000 for i in range(50)}), "failed",
          "when unpacked, over the 200 MB limit"),
-    Case("docx-10002-members", lambda d: _many_members(d / "swarm.docx"), "failed", "DOCX holds 10002 files"),
+    Case("docx-10002-members", lambda d: zip_with_members(d / "swarm.docx", 10_001), "failed",
+         "DOCX holds 10002 files"),
     Case("html-100k-nested-divs",
          lambda d: _write(d / "deep.html", f"<title>Deep</title><p>Intro.</p>{'<div>' * 100_000}Deep text.".encode()),
          "added", stored="Intro.\n\nDeep text."),
@@ -165,7 +140,7 @@ CASES: list[Case] = [
          "added", stored=GOOD_TEXT.replace("Water", "River") + " More words."),
     Case("mostly-nuls.txt", lambda d: _write(d / "padded.txt", b"Text before the crash." + bytes(4096)), "failed",
          "binary data in a text file (NUL bytes); is it really .txt?"),
-    Case("ten-mb-single-line.txt", lambda d: _write(d / "line.txt", (WORDS * (10 * _MB // len(WORDS))).encode()),
+    Case("ten-mb-single-line.txt", lambda d: _write(d / "line.txt", (WORDS * (10 * MB // len(WORDS))).encode()),
          "added"),
     Case("rtl-and-emoji.md", lambda d: _write(d / "rtl.md", RTL_EMOJI.encode()), "added", stored=RTL_EMOJI),
     Case("yaml-python-object-apply.md",

@@ -21,6 +21,7 @@ from pypdf import PdfReader, PdfWriter
 
 from assistant.documents import Document
 from assistant.loading import SUPPORTED_SUFFIXES, LoadError, discover, load_document
+from tests.conftest import DOCX_CONTENT_TYPES, MB, zip_of_zeros, zip_with_members
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -217,31 +218,13 @@ def test_empty_docx(tmp_path: Path) -> None:
     _raises(path, "only whitespace")
 
 
-_CONTENT_TYPES = (
-    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-    'wordprocessingml.document.main+xml"/></Types>'
-)
 
 
-def _zip_bomb(path: Path, members: dict[str, int]) -> Path:
-    """A docx-like zip whose members hold the given numbers of zero bytes, written in 1 MB pieces."""
-    piece = bytes(_MB)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        for name, size in members.items():
-            with archive.open(name, "w", force_zip64=True) as member:
-                for offset in range(0, size, _MB):
-                    member.write(piece[: min(_MB, size - offset)])
-    return path
-
-
-_MB = 1024 * 1024
 
 
 def test_docx_zip_bomb_is_refused_before_unpacking(tmp_path: Path) -> None:
-    path = _zip_bomb(tmp_path / "bomb.docx", {"word/document.xml": 300 * _MB})
-    assert path.stat().st_size < 2 * _MB
+    path = zip_of_zeros(tmp_path / "bomb.docx", {"word/document.xml": 300 * MB})
+    assert path.stat().st_size < 2 * MB
     tracemalloc.start()
     try:
         err = _raises(path, "DOCX looks like a zip bomb: word/document.xml would expand")
@@ -249,28 +232,25 @@ def test_docx_zip_bomb_is_refused_before_unpacking(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert "300.0 MB" in err.reason and "refused" in err.reason
-    assert peak < 4 * path.stat().st_size + _MB, f"refusing the bomb allocated {peak} bytes"
+    assert peak < 4 * path.stat().st_size + MB, f"refusing the bomb allocated {peak} bytes"
 
 
 def test_docx_expanding_past_the_total_limit_is_refused(tmp_path: Path) -> None:
     """Many members, each too small for the ratio check, but 245 MB together."""
-    path = _zip_bomb(tmp_path / "spread.docx", {f"word/media/part{i}.bin": 4_900_000 for i in range(50)})
+    path = zip_of_zeros(tmp_path / "spread.docx", {f"word/media/part{i}.bin": 4_900_000 for i in range(50)})
     _raises(path, "DOCX would expand to 233.7 MB when unpacked, over the 200 MB limit")
 
 
 def test_docx_with_too_many_members_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "swarm.docx"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        for i in range(10_001):
-            archive.writestr(f"word/x{i}.xml", "")
+    zip_with_members(path, 10_001)
     _raises(path, "DOCX holds 10002 files, over the 10000 a Word document needs")
 
 
 def test_docx_with_unusual_compression_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "lzma.docx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_LZMA) as archive:
-        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("[Content_Types].xml", DOCX_CONTENT_TYPES)
     _raises(path, "uses a compression method Word never writes")
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import running_app
+from conftest import remove_by_source, running_app
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect, sync_playwright
 from test_web_api import assert_nothing_escaped, read_only_app, snapshot
 
@@ -383,9 +383,7 @@ def test_upload_several_files_reports_each(page: Page, served: tuple[str, Assist
     expect(results["ferry-hours.txt"].locator(".status")).to_have_text("added")
     expect(results["scan.xyz"].locator(".status")).to_have_text("failed")
     assert results["scan.xyz"].locator("td").last.inner_text().strip()  # the reason is shown
-    for stored in assistant.documents():
-        if stored.source == "ferry-hours.txt":
-            assistant.remove(stored.doc_id)
+    remove_by_source(assistant, "ferry-hours.txt")
 
 
 @pytest.mark.browser
@@ -407,9 +405,7 @@ def test_scope_restricts_answers_to_the_chosen_documents(page: Page, served: tup
     sources = answer.locator(".sources")
     expect(sources).to_contain_text("Harbour dredging plan")
     expect(sources).not_to_contain_text("Continue to break the ice")
-    for stored in assistant.documents():
-        if stored.source == "harbour.md":
-            assistant.remove(stored.doc_id)
+    remove_by_source(assistant, "harbour.md")
 
 
 def assert_inert(page: Page, areas: Sequence[str]) -> None:
@@ -462,9 +458,7 @@ def test_hostile_document_renders_as_inert_text(page: Page, served: tuple[str, A
         assert_inert(page, ["#conversation", "#source-panel", "#documents-table"])
         assert not [u for u in requested if "attacker.invalid" in u], requested
     finally:
-        for stored in assistant.documents():
-            if stored.source == "hostile.md":
-                assistant.remove(stored.doc_id)
+        remove_by_source(assistant, "hostile.md")
 
 
 @pytest.mark.browser
@@ -494,9 +488,7 @@ def test_browser_upload_names_with_paths_are_stored_as_plain_names(page: Page, s
         assert sources == sorted(names.values())
         assert all(s == safe_source_name(s) and "/" not in s for s in sources)
     finally:
-        for stored in assistant.documents():
-            if token in stored.source:
-                assistant.remove(stored.doc_id)
+        remove_by_source(assistant, token)
     cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
     assert_nothing_escaped(token, top_before, cache, assistant.settings.data_dir, tmp_path)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, free_port, running_app, stop_process, wait_for_http
+from conftest import ROOT, free_port, remove_by_source, running_app, stop_process, wait_for_http
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
@@ -377,9 +377,7 @@ def test_add_documents_records_plain_names_for_hostile_upload_names(served: tupl
         assert sources == expected
         assert all("/" not in s and "\\" not in s and s == safe_source_name(s) for s in sources)
     finally:
-        for stored in assistant.documents():
-            if token in stored.source:
-                assistant.remove(stored.doc_id)
+        remove_by_source(assistant, token)
     assert_nothing_escaped(token, top_before, cache, assistant.settings.data_dir, tmp_path)
 
 
@@ -405,9 +403,7 @@ def test_add_documents_keeps_shell_named_files_from_the_client(served: tuple[str
         assert sources == sorted(expected)
         assert all("/" not in s and "\\" not in s and s == safe_source_name(s) for s in sources)
     finally:
-        for stored in assistant.documents():
-            if token in stored.source:
-                assistant.remove(stored.doc_id)
+        remove_by_source(assistant, token)
     cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
     assert_nothing_escaped(token, top_before, cache, assistant.settings.data_dir, tmp_path, allowed=folder)
 
