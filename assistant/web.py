@@ -377,6 +377,11 @@ def upload_problem(path: Path, limit_mb: float) -> str:
     return ""
 
 
+def _waiting_shown_in(progress: gr.Progress) -> Callable[[str], None]:
+    """Show in the progress bar whom a write waits for (another process writing to the store)."""
+    return lambda message: progress(0.0, desc=message[:1].upper() + message[1:] + "…")
+
+
 @contextmanager
 def store_errors_for_users() -> Iterator[None]:
     """Turn a store refusal (read-only, write lock busy) into a message on the page or in the API error."""
@@ -528,10 +533,10 @@ class WebApp:
 
         progress(0.0, desc=f"Reading and chunking {_count(len(files or []), 'file')}")
         with store_errors_for_users():
-            return render_upload_results(self.add_files(files or [], report))
+            return render_upload_results(self.add_files(files or [], report, _waiting_shown_in(progress)))
 
-    def add_files(self, files: Sequence[str], progress: Callable[[int, int, str], None] | None = None
-                  ) -> list[tuple[str, AddResult]]:
+    def add_files(self, files: Sequence[str], progress: Callable[[int, int, str], None] | None = None,
+                  waiting: Callable[[str], None] | None = None) -> list[tuple[str, AddResult]]:
         """Add uploaded files under their own safe names (so a changed re-upload replaces the old version).
 
         Only regular files are read, in place: a folder (say Gradio's whole upload cache, named in a
@@ -548,7 +553,8 @@ class WebApp:
             else:
                 accepted.append(f)
         if accepted:
-            results = self.assistant.add(*accepted, progress=progress, sources={f: names[f] for f in accepted})
+            results = self.assistant.add(*accepted, progress=progress, sources={f: names[f] for f in accepted},
+                                         waiting=waiting)
             rows.extend((names.get(r.path) or safe_source_name(r.path), r) for r in results)
         return rows
 
@@ -590,7 +596,7 @@ class WebApp:
 
         progress(0.0, desc="Re-chunking the stored texts")
         with store_errors_for_users():
-            total = self.assistant.reindex(progress=report)
+            total = self.assistant.reindex(progress=report, waiting=_waiting_shown_in(progress))
         count = len(self.assistant.documents())
         return render_notice(f"Re-indexed {count} documents into {total} chunks.", "ok")
 

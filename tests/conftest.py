@@ -6,6 +6,8 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import textwrap
 import time
 import urllib.request
 import uuid
@@ -96,6 +98,24 @@ def remove_by_source(assistant: Assistant, fragment: str) -> None:
     for stored in assistant.documents():
         if fragment in stored.source:
             assistant.remove(stored.doc_id)
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from assistant.locking import LocalWriteLock
+    with LocalWriteLock(Path(sys.argv[1])).hold("add documents", timeout=5):
+        print("holding", flush=True)
+        time.sleep(float(sys.argv[2]))
+""")
+
+
+def hold_in_other_process(data_dir: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the embedded store's write lock for ``seconds`` (returns once it holds it)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(data_dir), str(seconds)],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+    return proc
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
@@ -15,16 +14,7 @@ from assistant.locking import LocalWriteLock, ServerWriteLock
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import StoreBusy, make_client
-from tests.conftest import ROOT, TOPICS, child_env, note
-
-HOLD_LOCK = textwrap.dedent("""
-    import sys, time
-    from pathlib import Path
-    from assistant.locking import LocalWriteLock
-    with LocalWriteLock(Path(sys.argv[1])).hold("add documents", timeout=5):
-        print("holding", flush=True)
-        time.sleep(float(sys.argv[2]))
-""")
+from tests.conftest import ROOT, TOPICS, child_env, hold_in_other_process, note
 
 
 @pytest.fixture
@@ -34,13 +24,6 @@ def embedded(tmp_path, embedder):
         settings = Settings(data_dir=tmp_path / "data", collection="locking", auto_index_corpus=False, **overrides)
         return Assistant(settings, embedder=embedder)
     return build
-
-
-def hold_in_other_process(data_dir: Path, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(data_dir), str(seconds)],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
-    return proc
 
 
 # --- the embedded store's file lock ------------------------------------------------------

@@ -16,13 +16,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import remove_by_source, running_app
+from conftest import hold_in_other_process, remove_by_source, running_app
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect, sync_playwright
 from test_web_api import assert_nothing_escaped, read_only_app, snapshot
 
 from assistant.documents import Answer, Citation, Passage
 from assistant.embedding import Embedder
 from assistant.service import Assistant
+from assistant.settings import Settings
 from assistant.web import (
     EXAMPLES,
     READ_ONLY_NOTE,
@@ -636,6 +637,23 @@ def test_refusal_markup_has_the_badge_and_nearest_passages() -> None:
     markup = render_answer(3, answer)
     assert REFUSAL_BADGE in markup and "answer refusal" in markup
     assert 'data-kind="p" data-turn="3" data-index="0"' in markup
+
+
+def test_an_upload_says_whom_it_waits_for_while_another_process_writes(tmp_path: Path, embedder: Embedder) -> None:
+    from assistant.web import WebApp
+
+    settings = Settings(data_dir=tmp_path / "data", collection="waiting", auto_index_corpus=False)
+    web = WebApp(Assistant(settings, embedder=embedder), settings)
+    upload = tmp_path / "ferry.txt"
+    upload.write_text("Ferry notice\n\nThe ferry office opens at nine each weekday.\n", encoding="utf-8")
+    holder = hold_in_other_process(settings.data_dir, 2)
+    told: list[str] = []
+    try:
+        [(name, result)] = web.add_files([str(upload)], waiting=told.append)
+    finally:
+        holder.wait()
+    assert (name, result.status) == ("ferry.txt", "added")
+    assert len(told) == 1 and f"process {holder.pid}" in told[0]
 
 
 def test_documents_table_escapes_titles_and_hides_delete_from_non_admins() -> None:
