@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,6 +72,9 @@ class LocalWriteLock:
                 self.owner_path.unlink(missing_ok=True)
                 self._lock.release()
 
+    def ensure_held(self) -> None:
+        """An OS lock cannot be taken away from a living process: nothing to check."""
+
     def _acquire(self, timeout: float, waiting: Waiting | None) -> None:
         try:
             self._lock.acquire(timeout=0)
@@ -102,8 +106,10 @@ class ServerWriteLock:
 
     Writers on different machines share no file system, so the lock lives in Chroma itself:
     creating a collection fails if it exists, which makes ``create_collection`` a test-and-set.
-    The holder renews the lease every few seconds; a lease left unrenewed for LEASE_SECONDS
-    belongs to a writer that died and is taken over.
+    The holder renews the lease every few seconds. A waiter that sees the same lease unrenewed for
+    LEASE_SECONDS by its own clock (machines' clocks differ) takes it over: it renames that very
+    collection, by id, out of the way, so two waiters can never both remove a live lease. A
+    holder whose lease was taken over finds out before its next commit (``ensure_held``) and stops.
     """
 
     def __init__(self, client: chromadb.ClientAPI, name: str, lease_seconds: float = LEASE_SECONDS) -> None:
@@ -112,6 +118,18 @@ class ServerWriteLock:
         self.lease_seconds = lease_seconds
         self._local = threading.RLock()
         self._depth = 0
+        self._token: str | None = None
+        self._lost = threading.Event()
+
+    def ensure_held(self) -> None:
+        """Raise StoreBusy if the lease was lost (taken over after missed renewals); call before committing."""
+        if self._token is None:
+            return
+        holder = self._holder()
+        if self._lost.is_set() or holder is None or holder.get("token") != self._token:
+            self._lost.set()
+            raise StoreBusy(f"this process lost its write lease to {describe_holder(holder)} (renewals failed for "
+                            f"{self.lease_seconds:g} s); it stopped before committing: run the command again")
 
     @contextmanager
     def hold(self, action: str, timeout: float, waiting: Waiting | None = None) -> Iterator[None]:
@@ -124,7 +142,8 @@ class ServerWriteLock:
                     self._depth -= 1
                 return
             token = self._acquire(holder_info(action), timeout, waiting)
-            self._depth = 1
+            self._depth, self._token = 1, token
+            self._lost.clear()
             stop = threading.Event()
             renewer = threading.Thread(target=self._renew, args=(token, stop), daemon=True, name="lease-renewer")
             renewer.start()
@@ -133,19 +152,24 @@ class ServerWriteLock:
             finally:
                 stop.set()
                 renewer.join()
-                self._depth = 0
-                self._release(token)
+                self._depth, self._token = 0, None
+                self._remove(token)
 
     def _acquire(self, info: dict[str, Any], timeout: float, waiting: Waiting | None) -> str:
         token = f"{info['pid']}-{time.time_ns()}"
         deadline = time.monotonic() + timeout
         told = False
+        watched: tuple[Any, Any] | None = None  # the lease as last seen, and since when (this machine's clock)
+        since = time.monotonic()
         while True:
             if self._try_create(token, info):
                 return token
             holder = self._holder()
-            if holder is not None and time.time() - float(holder.get("renewed", 0)) > self.lease_seconds:
-                self._break(holder)
+            state = None if holder is None else (holder.get("token"), holder.get("renewed"))
+            if state != watched:
+                watched, since = state, time.monotonic()
+            elif holder is not None and time.monotonic() - since > self.lease_seconds:
+                self._remove(holder.get("token"))  # unrenewed for a whole lease: its writer died
                 continue
             if time.monotonic() >= deadline:
                 raise StoreBusy(busy_message(holder, timeout))
@@ -168,11 +192,21 @@ class ServerWriteLock:
         except Exception:  # released in the meantime
             return None
 
-    def _break(self, stale: dict[str, Any]) -> None:
-        """Remove a dead writer's lease, unless it changed hands since it was read."""
-        current = self._holder()
-        if current is not None and current.get("token") == stale.get("token"):
-            self._delete()
+    def _remove(self, token: Any) -> None:
+        """Remove the lease if it is still the one with ``token``: move it out of the way by id, then delete it.
+
+        Renaming works on the collection's id, not its name: if another writer replaced that lease
+        with a live one meanwhile, the rename hits the old collection (or nothing), never the live lease.
+        """
+        try:
+            collection = self.client.get_collection(self.name)
+            if (collection.metadata or {}).get("token") != token:
+                return
+            grave = f"{self.name}-gone-{uuid.uuid4().hex[:8]}"
+            collection.modify(name=grave)
+            self.client.delete_collection(grave)
+        except Exception:  # someone else removed it first
+            return
 
     def _renew(self, token: str, stop: threading.Event) -> None:
         while not stop.wait(_RENEW_EVERY):
@@ -180,22 +214,12 @@ class ServerWriteLock:
                 collection = self.client.get_collection(self.name)
                 metadata = dict(collection.metadata or {})
                 if metadata.get("token") != token:
+                    self._lost.set()
                     return
                 metadata["renewed"] = time.time()
                 collection.modify(metadata=metadata)
             except Exception:  # a missed renewal only shortens the lease; the write goes on
                 continue
-
-    def _release(self, token: str) -> None:
-        holder = self._holder()
-        if holder is not None and holder.get("token") == token:
-            self._delete()
-
-    def _delete(self) -> None:
-        try:
-            self.client.delete_collection(self.name)
-        except Exception:  # someone else released or broke it first
-            return
 
 
 def busy_message(holder: dict[str, Any] | None, timeout: float) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from chromadb.errors import ChromaError
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
@@ -448,7 +449,12 @@ class Retriever:
         if not missing:
             return
         include = ["documents", "metadatas", "embeddings"] if with_vectors else ["documents", "metadatas"]
-        result = self.store.fetch([c.chunk_id for c in missing], include)
+        ids = [c.chunk_id for c in missing]
+        try:
+            result = self.store.fetch(ids, include)
+        except ChromaError:  # chunks another process wrote after this process's embedded view was opened
+            self.store.refresh()
+            result = self.store.fetch(ids, include)
         by_id = {c.chunk_id: c for c in missing}
         embeddings = result.get("embeddings") if with_vectors else None
         for i, chunk in enumerate(result["ids"]):

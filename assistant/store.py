@@ -35,9 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_UNIT_VECTOR = [1.0]
-_REBUILDING = "rebuilding:"  # pending markers of a reindex: before and after its switch (see Store.rebuilding)
-_SWITCHED = "switched:"  # the registry is looked up by id and filter only, never by similarity
+_UNIT_VECTOR = [1.0]  # the registry is looked up by id and filter only, never by similarity
+_KNOWN_STAMPS = 256  # revision stamps a process remembers having seen or written (see _Connection.observe)
 READ_PAGE = 5000  # records per read: under SQLite's variable limit, and bounded responses from a server
 
 
@@ -163,27 +162,38 @@ class _Connection:
         self.client = make_client(settings)
         self.generation = 0
         self.gate = _Gate()
-        self.seen: dict[str, str] = {}  # collection -> revision stamp this process's view holds
+        self.known: dict[str, dict[str, None]] = {}  # registry -> stamps this process saw or wrote (oldest first)
         self._reopening = threading.Lock()
 
     def note(self, collection: str, stamp: str) -> None:
-        """Record a stamp this process's view already holds (its own write, or the state at opening)."""
-        self.seen[collection] = stamp
+        """Record a stamp this process's view already holds (its own write, or the state after a reopen).
+
+        Several are remembered, not just the latest: a reader that read the stamp just before this
+        process's own write must not take that older stamp for news from another process.
+        """
+        stamps = self.known.setdefault(collection, {})
+        stamps[stamp] = None
+        while len(stamps) > _KNOWN_STAMPS:
+            del stamps[next(iter(stamps))]
 
     def observe(self, collection: str, stamp: str) -> None:
         """Reopen the embedded client if ``stamp`` shows a write this process has not seen."""
-        known = self.seen.setdefault(collection, stamp)
-        if known == stamp or self.settings.server_mode:
-            self.seen[collection] = stamp
+        if collection not in self.known or self.settings.server_mode:
+            self.note(collection, stamp)  # the view was opened at this state (or a server has one index)
             return
-        with self._reopening:
-            if self.seen.get(collection) == stamp:  # another thread reopened already
-                return
-            with self.gate.exclusive():
-                self.client.close()
-                self.client = make_client(self.settings)
-                self.generation += 1
-            self.seen[collection] = stamp
+        if stamp in self.known[collection]:
+            return
+        self.reopen()
+        self.note(collection, stamp)
+
+    def reopen(self) -> None:
+        """A fresh embedded client, once the calls in flight on the old one have finished (no-op for a server)."""
+        if self.settings.server_mode:
+            return
+        with self._reopening, self.gate.exclusive():
+            self.client.close()
+            self.client = make_client(self.settings)
+            self.generation += 1
 
 
 _connections: dict[str, _Connection] = {}
@@ -238,18 +248,29 @@ class Store:
         self.registry = self.client.get_or_create_collection(self.docs_name, embedding_function=None,
                                                              metadata={"revision": _first_revision()})
         meta = self._registry_meta()
-        self.chunks_name = str(meta.get("chunks") or self.chunks_name)
-        self.vectors = self._open_vectors(self.chunks_name)
-        if self._generation < 0:
-            self._connection.seen.setdefault(self.docs_name, str(meta.get("revision", "")))
+        first = self._generation < 0
+        if first and self.docs_name not in self._connection.known:
+            self._connection.note(self.docs_name, str(meta.get("revision", "")))  # the view opened at this state
         self._generation = self._connection.generation
+        if first:
+            self.chunks_name = str(meta.get("chunks") or self.chunks_name)
+            self.vectors = self._open_vectors(self.chunks_name)
+        else:
+            self._follow(meta, reopened=True)
 
-    def _follow(self, meta: dict[str, Any]) -> None:
-        """Switch to the chunk collection the registry names, if a reindex (here or elsewhere) replaced it."""
+    def _follow(self, meta: dict[str, Any], *, reopened: bool = False) -> None:
+        """Switch to the chunk collection the registry names, if a reindex (here or elsewhere) replaced it.
+
+        It is opened, never created: a name read just before a reindex retired it must not come
+        back as an empty collection. A reindex with another embedding model makes this process's
+        questions unanswerable, which is said as such.
+        """
         active = str(meta.get("chunks") or self.chunks_name)
+        if active != self.chunks_name or reopened:
+            self.vectors = self._open_vectors(active, create=False)
         if active != self.chunks_name:
             self.chunks_name = active
-            self.vectors = self._open_vectors(active)
+            self._check_identity()
 
     def _make_lock(self) -> WriteLock:
         from assistant.locking import LocalWriteLock, ServerWriteLock
@@ -262,13 +283,21 @@ class Store:
     def writing(self, action: str, waiting: Waiting | None = None) -> Iterator[None]:
         """Hold the store's write lock for ``action``, with a view that includes every earlier write.
 
-        On taking the lock, a write a dead process left half done (its document marked pending)
-        is finished or undone first, so nothing half-ingested survives a crash.
+        On taking the lock, a write a dead process left half done (marked pending) is finished or
+        undone first, so nothing half-ingested survives a crash. The client is reopened before that
+        repair: the dead writer may have changed the store without moving the revision stamp, and
+        writing from a stale embedded view would save its index over the dead writer's vectors.
         """
         with self.lock.hold(action, self.settings.write_lock_timeout, waiting):
             self.revision()
-            self.recover()
+            if self._pending():
+                self._connection.reopen()
+                self.recover()
             yield
+
+    def refresh(self) -> None:
+        """Reopen an embedded store's client now (after a read found chunks its view did not have)."""
+        self._connection.reopen()
 
     # --- collection identity -------------------------------------------------------
     def _identity(self) -> dict[str, Any]:
@@ -278,13 +307,14 @@ class Store:
             "embedding_dim": self.embedder.dim,
         }
 
-    def _open_vectors(self, name: str) -> Chroma:
+    def _open_vectors(self, name: str, *, create: bool = True) -> Chroma:
         return Chroma(
             client=self.client,
             collection_name=name,
             embedding_function=self.embedder,
             collection_metadata=self._identity(),
             collection_configuration={"hnsw": {"space": "cosine"}},
+            create_collection_if_not_exists=create,
         )
 
     @property
@@ -300,6 +330,9 @@ class Store:
     @_uses_chroma
     def check_model(self) -> None:
         """Refuse to mix vector spaces: the index must have been built with the current model."""
+        self._check_identity()
+
+    def _check_identity(self) -> None:
         recorded = self.indexed_with()
         wanted = self._identity()
         if recorded != wanted:
@@ -350,41 +383,46 @@ class Store:
         if "revision" in changes:
             self._connection.note(self.docs_name, str(metadata["revision"]))
 
-    def _set_pending(self, doc_id: str) -> None:
-        """Mark the document being written (empty: none), so a writer that dies midway can be cleaned up after."""
-        self._update_registry_meta(pending=doc_id)
+    def _set_pending(self, **mark: Any) -> None:
+        """Record the write under way (nothing: none), so the next writer can repair it if this process dies.
+
+        Marks: ``add`` (a document being written) with ``drop`` (the versions it replaces); ``drop``
+        alone (documents being removed); ``rebuild`` (a reindex's new collection, before its switch);
+        ``switched`` (the collection a finished switch retires).
+        """
+        self._update_registry_meta(pending=json.dumps(mark) if mark else "")
+
+    @_uses_chroma
+    def _pending(self) -> dict[str, Any]:
+        raw = str(self._registry_meta().get("pending") or "")
+        return json.loads(raw) if raw.startswith("{") else {}
 
     @_uses_chroma
     def recover(self) -> None:
-        """Finish or undo the write a dead process left pending (called with the write lock held)."""
-        pending = str(self._registry_meta().get("pending") or "")
-        if not pending:
-            return
-        if pending.startswith((_REBUILDING, _SWITCHED)):
-            self._recover_rebuild(pending)
-            return
-        registered = self.registry.get(ids=[pending], include=["metadatas"])
-        if registered["ids"]:  # committed: only the older versions of its source may be left over
-            source = str(registered["metadatas"][0].get("source", ""))
-            for old in self.find(source=source):
-                if old.doc_id != pending:
-                    self.delete_document(old.doc_id)
-        else:  # never committed: its chunks are debris
-            self.delete_chunks(pending)
-        log.warning("recovered from an interrupted write of document %s", pending)
-        self._set_pending("")
+        """Finish or undo the write a dead process left pending (called with the write lock held).
 
-    def _recover_rebuild(self, pending: str) -> None:
-        """Before the switch, drop the partial new collection; after it, finish the switch."""
-        kind, _, name = pending.partition(":")
-        if kind + ":" == _REBUILDING:
-            self._drop_collection(name)
-            log.warning("dropped the chunk collection %s of an interrupted reindex; the index in use is intact", name)
-            self._set_pending("")
+        A document being added stays if it was registered (the versions it replaces are then
+        dropped) and its chunks go if it was not; documents being removed are removed; a reindex
+        is undone before its switch and finished after it. The revision moves on afterwards, so
+        every reader re-reads what changed.
+        """
+        mark = self._pending()
+        if not mark:
             return
-        counts = Counter(doc_id_of(i) for page in _pages(self.collection, []) for i in page["ids"])
-        self._finish_switch(name, counts)
-        log.warning("finished the switch of an interrupted reindex to %s", self.chunks_name)
+        added = mark.get("add")
+        if "rebuild" in mark:
+            self._drop_collection(str(mark["rebuild"]))
+        elif "switched" in mark:
+            counts = Counter(doc_id_of(i) for page in _pages(self.collection, []) for i in page["ids"])
+            self._retire(str(mark["switched"]), counts)
+        elif added and not self.registry.get(ids=[added], include=[])["ids"]:
+            self.delete_chunks(added)  # never committed: its chunks are debris
+        else:
+            for doc_id in mark.get("drop", []):
+                self._drop(doc_id)
+        log.warning("repaired a write interrupted by the end of its process: %s", mark)
+        self._set_pending()
+        self._bump_revision()
 
     # --- rebuilding the chunk index (reindex) ----------------------------------------------
     @contextmanager
@@ -399,7 +437,7 @@ class Store:
         name = f"{self.settings.collection}_chunks_{uuid.uuid4().hex[:8]}"
         with self._connection.gate.shared():
             self._rebind()
-            self._set_pending(f"{_REBUILDING}{name}")
+            self._set_pending(rebuild=name)
             staging = self._open_vectors(name)._collection
         counts: dict[str, int] = {}
 
@@ -413,7 +451,7 @@ class Store:
         except BaseException:
             with self._connection.gate.shared():
                 self._drop_collection(name)
-                self._set_pending("")
+                self._set_pending()
             raise
         self._switch(name, counts)
 
@@ -422,19 +460,20 @@ class Store:
         """Make ``name`` the chunk collection in use (the commit point), then retire the old one."""
         old = self.chunks_name
         epoch = _new_revision()
-        self._update_registry_meta(chunks=name, revision=f"{epoch}/{epoch}", pending=f"{_SWITCHED}{old}")
+        self.lock.ensure_held()
+        self._update_registry_meta(chunks=name, revision=f"{epoch}/{epoch}", pending=json.dumps({"switched": old}))
         self._follow(self._registry_meta())
-        self._finish_switch(old, counts)
+        self._retire(old, counts)
 
-    def _finish_switch(self, old: str, counts: dict[str, int]) -> None:
-        """Record each document's new chunk count and drop the retired collection."""
+    def _retire(self, old: str, counts: dict[str, int]) -> None:
+        """Record each document's new chunk count and drop the retired collection (after a switch)."""
         ids = list(counts)
         step = self.client.get_max_batch_size()
         for lo in range(0, len(ids), step):
             batch = ids[lo:lo + step]
             self.registry.update(ids=batch, metadatas=[{"chunks": counts[i]} for i in batch])
         self._drop_collection(old)
-        self._set_pending("")
+        self._set_pending()
 
     def _drop_collection(self, name: str) -> None:
         if name != self.chunks_name and name in {c.name for c in self.client.list_collections()}:
@@ -488,16 +527,17 @@ class Store:
                      replaces: Sequence[str] = ()) -> None:
         """Write a document's chunks, register it, then delete the versions it replaces (write lock held).
 
-        The document is marked pending throughout, so if this process dies at any step the next
+        The write is marked pending throughout, so if this process dies at any step the next
         writer finishes (registered) or undoes (not registered) exactly this document.
         """
-        self._set_pending(doc_id)
+        self._set_pending(add=doc_id, drop=list(replaces))
         self.delete_chunks(doc_id)  # leftovers of an earlier interrupted run
         self.write_chunks(doc_id, document, chunks, vectors)
+        self.lock.ensure_held()  # a server lease lost meanwhile: stop before the commit point
         self.commit_document(doc_id, document, content_hash, len(chunks), added_at=added_at)
         for old in replaces:
-            self.delete_document(old)
-        self._set_pending("")
+            self._drop(old)
+        self._set_pending()
 
     @_uses_chroma
     def delete_chunks(self, doc_id: str) -> None:
@@ -505,12 +545,19 @@ class Store:
 
     @_uses_chroma
     def delete_document(self, doc_id: str) -> StoredDocument:
-        """Delete a document and all its chunks; unknown ids are an error, not a silent no-op."""
+        """Delete a document and all its chunks (write lock held); unknown ids are an error, not a no-op."""
         stored = self.get(doc_id)
-        self.delete_chunks(doc_id)
+        self.lock.ensure_held()
+        self._set_pending(drop=[doc_id])
+        self._drop(doc_id)
+        self._set_pending()
+        return stored
+
+    def _drop(self, doc_id: str) -> None:
+        """Unregister first (it disappears from answers at once), then delete its chunks; both idempotent."""
         self.registry.delete(ids=[doc_id])
         self._bump_revision()
-        return stored
+        self.delete_chunks(doc_id)
 
     # --- reading -----------------------------------------------------------------
     @_uses_chroma

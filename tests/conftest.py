@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -116,6 +117,51 @@ def hold_in_other_process(data_dir: Path, seconds: float) -> subprocess.Popen[st
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
     return proc
+
+
+def searchable_in_a_new_process(settings: Settings) -> int:
+    """How many chunks a nearest-neighbour query for all of them finds, asked by a brand-new process."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from assistant.settings import Settings
+        from assistant.store import make_client
+        settings = Settings()
+        client = make_client(settings)
+        active = client.get_collection(settings.collection + "_docs").metadata.get("chunks")
+        collection = client.get_collection(active or settings.collection + "_chunks")
+        n = collection.count()
+        probe = collection.get(limit=1, include=["embeddings"])["embeddings"]
+        hits = collection.query(query_embeddings=np.asarray(probe, dtype=np.float32), n_results=n, include=[])
+        print(len(hits["ids"][0]))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], env=child_env(settings), cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return int(done.stdout.strip())
+
+
+class HashedEmbedder(Embedder):
+    """Vectors from a hash of the text: for store tests that need many chunks fast, where no model is under test."""
+
+    backend, model, dim = "test", "sha256-32", 32
+
+    def _run(self, texts: list[str], query: bool) -> np.ndarray:
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest(), dtype=np.uint8).astype(np.float32) - 127.5
+                for t in texts]
+        return np.array([row / np.linalg.norm(row) for row in rows], dtype=np.float32)
+
+
+def synthetic_document(name: str, paragraphs: int) -> tuple[Any, list[Any], np.ndarray]:
+    """A document of one-line paragraphs, its chunks (one per paragraph) and their hashed vectors."""
+    from assistant.documents import Chunk, Document
+
+    lines = [f"{name} paragraph {i}." for i in range(paragraphs)]
+    chunks, position = [], 0
+    for i, line in enumerate(lines):
+        chunks.append(Chunk(text=line, index=i, start=position, end=position + len(line), paragraph=i + 1))
+        position += len(line) + 1
+    document = Document(text="\n".join(lines), source=f"{name}.txt", title=name, language="en")
+    return document, chunks, HashedEmbedder().encode(lines)
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, ROOT, TOPICS, YANGTZE_LAW, child_env, note
+from tests.conftest import CORPUS, ROOT, TOPICS, YANGTZE_LAW, child_env, note, searchable_in_a_new_process
 
 
 def _snapshot(assistant) -> tuple[list[tuple[str, str, int]], int]:
@@ -177,6 +177,8 @@ def test_reindex_rebuilds_from_stored_texts_with_another_model(make_assistant, m
     assert switched.store.indexed_with()["embedding_backend"] == "sentence-transformers"
     hit = switched.retrieve("When is the flood season?", k=1)[0]
     assert "June to September" in hit.text
+    with pytest.raises(EmbeddingMismatch, match="assistant reindex"):  # the old process, still on the old model
+        assistant.retrieve("When is the flood season?")
 
 
 # --- crash safety: processes killed with SIGKILL ------------------------------------------------
@@ -313,4 +315,56 @@ def test_searches_keep_answering_from_the_old_index_while_a_reindex_runs(make_as
     assistant.reindex(progress=search_during)
     assert seen and all(titles == [f"Notice on {topic}" for topic in TOPICS[:4]] for titles in seen)
     assert assistant.store.chunks_name != old
+    _consistent(assistant)
+
+
+STALL_IN = textwrap.dedent("""
+    import sys, time
+    from assistant.service import Assistant
+    from assistant.store import Store
+    step, action, target = sys.argv[1], sys.argv[2], sys.argv[3]
+    def stall(self, *args, **kwargs):
+        print("stalled", flush=True)
+        time.sleep(600)
+    setattr(Store, step, stall)
+    assistant = Assistant()
+    assistant.add(target) if action == "add" else assistant.remove(target)
+""")
+
+
+def _kill_inside(assistant, step: str, action: str, target: str) -> None:
+    """Run `add` or `remove` in another process and SIGKILL it when it reaches ``step`` of the store."""
+    child = subprocess.Popen([sys.executable, "-c", STALL_IN, step, action, target], cwd=ROOT,
+                             env=child_env(assistant.settings), stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "stalled"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+def test_a_writer_killed_between_registering_and_moving_the_stamp_loses_no_vectors(make_assistant, tmp_path):
+    """The registry already lists the document, but no reader was told: the next writer must not write
+    from its stale view (an embedded store would save its old vector index over the new chunks)."""
+    watcher = make_assistant()
+    watcher.add(note(tmp_path, "first", TOPICS[0]))
+    assert watcher.retrieve(f"{TOPICS[0]} office", k=1)  # the watcher's vector index is loaded
+    _kill_inside(watcher, "_bump_revision", "add", str(note(tmp_path, "second", TOPICS[1], paragraphs=6)))
+    [third] = watcher.add(note(tmp_path, "third", TOPICS[2]))
+    assert third.status == "added"
+    assert sorted(d.title for d in watcher.documents()) == sorted(f"Notice on {t}" for t in TOPICS[:3])
+    _consistent(watcher)
+    assert searchable_in_a_new_process(watcher.settings) == watcher.store.count_chunks()
+    for topic in TOPICS[:3]:
+        hit = watcher.retriever.search(f"{topic} office permits", k=1, mode="dense")[0]
+        assert hit.passage.title == f"Notice on {topic}"
+
+
+def test_a_removal_killed_midway_is_finished_by_the_next_writer(make_assistant, tmp_path):
+    assistant = make_assistant()
+    kept, doomed = assistant.add(note(tmp_path, "kept", TOPICS[0]), note(tmp_path, "doomed", TOPICS[1]))
+    _kill_inside(assistant, "delete_chunks", "remove", doomed.doc_id)  # unregistered, chunks still there
+    assert [d.doc_id for d in assistant.documents()] == [kept.doc_id]
+    assert all(h.passage.doc_id == kept.doc_id for h in assistant.retriever.search(
+        f"{TOPICS[1]} office permits", k=5, mode="dense"))
+    _consistent(assistant, debris_allowed=True)
+    assistant.add(note(tmp_path, "later", TOPICS[2]))
     _consistent(assistant)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
 from assistant.store import EmbeddingMismatch, Store, chunk_id, doc_id_of
-from tests.conftest import CORPUS, YANGTZE_LAW
+from tests.conftest import (
+    CORPUS,
+    ROOT,
+    YANGTZE_LAW,
+    HashedEmbedder,
+    child_env,
+    searchable_in_a_new_process,
+    synthetic_document,
+)
 
 
 def test_collection_records_the_embedding_model(corpus_assistant):
@@ -97,3 +110,56 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
     settings = Settings(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(StoreError, match="chroma run"):
         Store(settings, make_embedder(settings))
+
+
+def test_a_stamp_this_process_already_saw_never_reopens_the_client(tmp_path):
+    """A reader that read the stamp just before this process's own write must not take it for news."""
+    from assistant.settings import Settings
+    from assistant.store import _Connection
+
+    connection = _Connection(Settings(data_dir=tmp_path))
+    connection.observe("docs", "e/1")  # the state the view was opened at
+    connection.note("docs", "e/2")  # this process's own write
+    for stamp in ("e/1", "e/2"):
+        connection.observe("docs", stamp)
+    assert connection.generation == 0
+    connection.observe("docs", "e/3")  # another process's write
+    assert connection.generation == 1
+
+
+KILLED_BEFORE_THE_STAMP = textwrap.dedent("""
+    import os, signal
+    from assistant.settings import Settings
+    from assistant.store import Store
+    from tests.conftest import HashedEmbedder, synthetic_document
+    Store._bump_revision = lambda self: os.kill(os.getpid(), signal.SIGKILL)  # registered, readers not told
+    store = Store(Settings(), HashedEmbedder())
+    document, chunks, vectors = synthetic_document("D", 600)
+    with store.writing("add documents"):
+        store.put_document("D", document, chunks, vectors, "hash-D")
+""")
+
+
+def test_a_writer_killed_between_registering_and_moving_the_stamp_loses_no_vectors(make_settings):
+    """Embedded Chroma keeps a collection's vector index per process; 600-chunk writes make it save that
+    index. The next writer must reload before writing, or its save drops the dead writer's vectors."""
+    settings = make_settings()
+    store = Store(settings, HashedEmbedder())
+
+    def put(name: str) -> None:
+        document, chunks, vectors = synthetic_document(name, 600)
+        with store.writing("add documents"):
+            store.put_document(name, document, chunks, vectors, f"hash-{name}")
+
+    put("E0")
+    assert store.nearest(HashedEmbedder().encode(["E0 paragraph 1."])[0], 1)[0][0] == "E0:00001"  # index loaded
+    child = subprocess.run([sys.executable, "-c", KILLED_BEFORE_THE_STAMP], cwd=ROOT, env=child_env(settings),
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    put("E1")
+    assert sorted(d.doc_id for d in store.documents()) == ["D", "E0", "E1"]
+    assert store.count_chunks() == 1800 == searchable_in_a_new_process(settings)
+    for name in ("D", "E1"):
+        for i in (0, 299, 599):
+            query = HashedEmbedder().encode([f"{name} paragraph {i}."])[0]
+            assert store.nearest(query, 1)[0][0] == f"{name}:{i:05d}"
