@@ -341,13 +341,14 @@ class LexicalIndex:
         self.tokenized = 0  # chunks tokenized so far
 
     # --- keeping in step with the store ---------------------------------------------
-    def current(self) -> _Snapshot:
+    def current(self, revision: str | None = None) -> _Snapshot:
         """The snapshot for the store's current revision, catching up with the store if needed.
 
-        Reads the revision stamp once (one cheap metadata read); nothing else happens when the
-        stamp is unchanged.
+        Reads the revision stamp once (one cheap metadata read), unless the caller already read it
+        for this query; nothing else happens when the stamp is unchanged.
         """
-        revision = self.store.revision()
+        if revision is None:
+            revision = self.store.revision()
         snapshot = self._snapshot
         if snapshot is not None and snapshot.revision == revision:
             return snapshot
@@ -474,13 +475,18 @@ class LexicalIndex:
             return None
 
     # --- searching ------------------------------------------------------------------
-    def search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[LexicalHit]:
-        """The ``k`` best chunks by BM25 (score > 0 only), within the Chroma ``where`` filter."""
-        return self.search_terms(self.tokenizer.tokenize(query), k, where)
+    def search(self, query: str, k: int, where: dict[str, Any] | None = None, *,
+               revision: str | None = None) -> list[LexicalHit]:
+        """The ``k`` best chunks by BM25 (score > 0 only), within the Chroma ``where`` filter.
 
-    def search_terms(self, terms: Sequence[str], k: int, where: dict[str, Any] | None = None) -> list[LexicalHit]:
+        ``revision``: the store's revision stamp when the caller has just read it (see ``current``).
+        """
+        return self.search_terms(self.tokenizer.tokenize(query), k, where, revision=revision)
+
+    def search_terms(self, terms: Sequence[str], k: int, where: dict[str, Any] | None = None, *,
+                     revision: str | None = None) -> list[LexicalHit]:
         """Like ``search`` for terms already tokenized (e.g. dictionary translations of a question)."""
-        snapshot = self.current()
+        snapshot = self.current(revision)
         if k <= 0 or not terms or not snapshot.ids:
             return []
         scores = snapshot.postings.scores(terms, self.params)
@@ -496,11 +502,6 @@ class LexicalIndex:
         rows = [snapshot.position[i] for i in allowed if i in snapshot.position]
         mask[rows] = 1.0
         return mask
-
-    @property
-    def revision(self) -> str:
-        """The store revision the index last caught up with (read from the store if it never did)."""
-        return self._snapshot.revision if self._snapshot else self.current().revision
 
     @property
     def size(self) -> int:

@@ -210,6 +210,14 @@ def cap_per_document(items: Sequence[str], doc_of: dict[str, str], cap: int | No
 
 
 @dataclass(frozen=True)
+class _Registered:
+    """What one search saw of the registry: the revision stamp it read, and each registered document's language."""
+
+    revision: str
+    languages: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved passage with every signal that ranked it (for evaluation, debugging, the UI)."""
 
@@ -252,7 +260,7 @@ class Retriever:
         self.settings = settings
         self.lexical = lexical or LexicalIndex(store, settings.data_dir / "lexical" / settings.collection)
         self.answer_prior = answer_prior if answer_prior is not None else settings.answer_prior
-        self._registry_cache: tuple[str | None, dict[str, str]] = (None, {})
+        self._registry_cache: _Registered | None = None
 
     # --- public API -------------------------------------------------------------------
     def retrieve(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
@@ -274,7 +282,7 @@ class Retriever:
         if documents is not None and not documents:
             return []
         flt = build_where(self.store, documents, where)
-        registered = self._registered()
+        registered = self._registered()  # reads the revision once for the whole search
         query = query.strip()
         language = detect_language(query)
         mode = self._effective_mode(mode or self.settings.retrieval_mode, language)
@@ -289,7 +297,7 @@ class Retriever:
         if query_vector is not None:
             self._add_dense(candidates, self._nearest(query_vector, depth, flt, registered))
         if mode in ("bm25", "hybrid"):
-            self._add_lexical(candidates, query, depth, flt)
+            self._add_lexical(candidates, query, depth, flt, registered.revision)
         extra = self._other_languages(candidates, query, language, query_vector, depth, flt, registered) \
             if mode == "hybrid" else []
         ranked = self._rank(candidates, mode, query, extra)
@@ -310,19 +318,21 @@ class Retriever:
         self.lexical.search("warm up", 1, None)
 
     # --- what is registered -------------------------------------------------------------
-    def _registered(self) -> dict[str, str]:
-        """Language of every registered document, re-read only when the store changed.
+    def _registered(self) -> _Registered:
+        """The store's revision and the language of every registered document, re-read only when it changed.
 
         Reading the revision stamp first also brings this process's view of an embedded store up
         to date with other processes' writes before anything is searched (Store.revision).
         """
         revision = self.store.revision()
-        if self._registry_cache[0] != revision:
-            self._registry_cache = (revision, {d.doc_id: d.language for d in self.store.documents()})
-        return self._registry_cache[1]
+        cached = self._registry_cache
+        if cached is None or cached.revision != revision:
+            languages = {d.doc_id: d.language for d in self.store.documents()}
+            cached = self._registry_cache = _Registered(revision, languages)
+        return cached
 
     def _nearest(self, vector: np.ndarray, depth: int, flt: dict[str, Any] | None,
-                 registered: dict[str, str]) -> list[tuple[str, float]]:
+                 registered: _Registered) -> list[tuple[str, float]]:
         """Dense hits of registered documents only.
 
         A document's chunks are in Chroma before it is registered (the commit point), so while a
@@ -330,11 +340,11 @@ class Retriever:
         Keyword search sees registered documents only by construction.
         """
         found = self.store.nearest(vector, depth, flt)
-        return [(chunk, similarity) for chunk, similarity in found if doc_id_of(chunk) in registered]
+        return [(chunk, similarity) for chunk, similarity in found if doc_id_of(chunk) in registered.languages]
 
     # --- cross-language search ----------------------------------------------------------
     def _other_languages(self, candidates: dict[str, _Candidate], query: str, own: str, vector: np.ndarray | None,
-                         depth: int, flt: dict[str, Any] | None, registered: dict[str, str]) -> list[Ranking]:
+                         depth: int, flt: dict[str, Any] | None, registered: _Registered) -> list[Ranking]:
         """Extra rankings from the stored languages other than the question's.
 
         Same-language pairs score a few hundredths higher in cosine and BM25 only matches the
@@ -344,7 +354,7 @@ class Retriever:
         ``own`` is the question's language.
         """
         rankings: list[Ranking] = []
-        for language in sorted(set(registered.values()) - {own}):
+        for language in sorted(set(registered.languages.values()) - {own}):
             scoped = _and(flt, {"language": language})
             if vector is not None:
                 found = self._nearest(vector, depth, scoped, registered)
@@ -355,7 +365,7 @@ class Retriever:
                                  self.settings.dense_weight))
             translated = translate_query(query, language)
             if translated:
-                hits = self.lexical.search(translated, depth, scoped)
+                hits = self.lexical.search(translated, depth, scoped, revision=registered.revision)
                 for hit in hits:
                     candidates.setdefault(hit.chunk_id, _Candidate(hit.chunk_id, hit.doc_id))
                 rankings.append(([h.chunk_id for h in hits], [h.score for h in hits], self.settings.lexical_weight))
@@ -374,8 +384,8 @@ class Retriever:
             candidates[chunk] = _Candidate(chunk, doc_id_of(chunk), dense=similarity, dense_rank=rank)
 
     def _add_lexical(self, candidates: dict[str, _Candidate], query: str, depth: int,
-                     flt: dict[str, Any] | None) -> None:
-        for rank, hit in enumerate(self.lexical.search(query, depth, flt), 1):
+                     flt: dict[str, Any] | None, revision: str) -> None:
+        for rank, hit in enumerate(self.lexical.search(query, depth, flt, revision=revision), 1):
             entry = candidates.setdefault(hit.chunk_id, _Candidate(hit.chunk_id, hit.doc_id))
             entry.lexical, entry.lexical_rank = hit.score, rank
 
