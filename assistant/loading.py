@@ -236,7 +236,7 @@ def _normalize(text: str) -> str:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    return _storable(text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n"))
+    return _clean(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _storable(text: str) -> str:

@@ -83,7 +83,7 @@ class LocalWriteLock:
             pass
         holder = self._read_owner()
         if waiting:
-            waiting(f"waiting for {describe_holder(holder)} to finish writing to this store")
+            waiting(waiting_message(holder))
         try:
             self._lock.acquire(timeout=timeout, poll_interval=_POLL)
         except Timeout:
@@ -174,7 +174,7 @@ class ServerWriteLock:
             if time.monotonic() >= deadline:
                 raise StoreBusy(busy_message(holder, timeout))
             if waiting and not told:
-                waiting(f"waiting for {describe_holder(holder)} to finish writing to this store")
+                waiting(waiting_message(holder))
                 told = True
             time.sleep(_POLL)
 
@@ -220,6 +220,10 @@ class ServerWriteLock:
                 collection.modify(metadata=metadata)
             except Exception:  # a missed renewal only shortens the lease; the write goes on
                 continue
+
+
+def waiting_message(holder: dict[str, Any] | None) -> str:
+    return f"waiting for {describe_holder(holder)} to finish writing to this store"
 
 
 def busy_message(holder: dict[str, Any] | None, timeout: float) -> str:

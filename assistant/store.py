@@ -390,7 +390,7 @@ class Store:
         alone (documents being removed); ``rebuild`` (a reindex's new collection, before its switch);
         ``switched`` (the collection a finished switch retires).
         """
-        self._update_registry_meta(pending=json.dumps(mark) if mark else "")
+        self._update_registry_meta(pending=_pending_mark(**mark))
 
     @_uses_chroma
     def _pending(self) -> dict[str, Any]:
@@ -459,9 +459,8 @@ class Store:
     def _switch(self, name: str, counts: dict[str, int]) -> None:
         """Make ``name`` the chunk collection in use (the commit point), then retire the old one."""
         old = self.chunks_name
-        epoch = _new_revision()
         self.lock.ensure_held()
-        self._update_registry_meta(chunks=name, revision=f"{epoch}/{epoch}", pending=json.dumps({"switched": old}))
+        self._update_registry_meta(chunks=name, revision=_first_revision(), pending=_pending_mark(switched=old))
         self._follow(self._registry_meta())
         self._retire(old, counts)
 
@@ -625,8 +624,7 @@ class Store:
     @_uses_chroma
     def is_new(self) -> bool:
         """True until the first document is added: a store emptied by its users stays empty."""
-        metadata = self.client.get_collection(self.docs_name).metadata or {}
-        return not metadata.get("used") and self.registry.count() == 0
+        return not self._registry_meta().get("used") and self.registry.count() == 0
 
     @_uses_chroma
     def mark_used(self) -> None:
@@ -706,8 +704,13 @@ def _first_revision() -> str:
     return f"{stamp}/{stamp}"
 
 
+def _pending_mark(**mark: Any) -> str:
+    """The registry's ``pending`` value for a write under way ("" for none); see Store._set_pending."""
+    return json.dumps(mark) if mark else ""
+
+
 def epoch_of(revision: str) -> str:
-    """The part of a revision stamp fixed when the chunk collection was created."""
+    """The part of a revision stamp that changes only when a reindex switches to a new chunk collection."""
     return revision.partition("/")[0]
 
 
