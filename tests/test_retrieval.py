@@ -17,6 +17,7 @@ from assistant.retrieval import (
     cap_per_document,
     fuse,
     has_answer_type,
+    merge_languages,
     mmr,
     order,
     rrf,
@@ -25,7 +26,7 @@ from assistant.retrieval import (
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import UnknownDocument
-from tests.conftest import CORPUS, LAWS, YANGTZE_LAW
+from tests.conftest import COMMENTARY, CORPUS, LAWS, YANGTZE_LAW
 
 MODEL_CITY_QUESTION = "By what year will the model city be built?"
 FISHING_ARTICLE = "第五十三条"
@@ -133,11 +134,29 @@ def test_answer_type_matches_in_passages() -> None:
     assert not has_answer_type("anything", None)
 
 
+def test_languages_merge_by_the_next_items_cosine_and_keep_their_own_order() -> None:
+    english = [("e1", 0.90), ("e2", 0.70), ("e3", 0.88)]  # hybrid order, not cosine order
+    chinese = [("z1", 0.85), ("z2", 0.84)]
+    assert merge_languages([english, chinese]) == ["e1", "z1", "z2", "e2", "e3"]
+    assert merge_languages([english, []]) == ["e1", "e2", "e3"]
+    assert merge_languages([[("a", 0.5)], [("b", 0.5)]]) == ["a", "b"]  # a tie goes to the first (own) language
+
+
 # --- acceptance over the shipped corpus -------------------------------------------------
 def test_model_city_year_question_puts_by_2035_first(corpus_assistant: Assistant) -> None:
     assert corpus_assistant.settings.retrieval_mode == "hybrid"
     passages = corpus_assistant.retrieve(MODEL_CITY_QUESTION)
     assert "by 2035" in passages[0].text
+
+
+def test_each_language_answers_its_own_questions_in_the_bilingual_corpus(corpus_assistant: Assistant) -> None:
+    """The shipped corpus holds an English commentary and a Chinese regulation: neither crowds out the other."""
+    named = corpus_assistant.retrieve("model city for the protection of the Yangtze River", k=3)
+    assert named[0].language == "en" and [p.language for p in named].count("en") >= 2
+    penalties = corpus_assistant.retrieve("What penalties apply to illegal sand mining on the Yangtze?", k=3)
+    assert penalties[0].title == "长江河道采砂管理条例" and "罚款" in penalties[0].text
+    year = corpus_assistant.retrieve("长江大保护典范城市计划在哪一年基本建成？", k=3)
+    assert any("by 2035" in p.text for p in year)
 
 
 def test_prior_is_what_separates_the_near_tie(corpus_assistant: Assistant) -> None:
@@ -150,7 +169,7 @@ def test_prior_is_what_separates_the_near_tie(corpus_assistant: Assistant) -> No
 def test_hybrid_score_is_the_dense_cosine(corpus_assistant: Assistant) -> None:
     hybrid = corpus_assistant.retriever.search(MODEL_CITY_QUESTION, 5)
     dense = {h.passage.chunk_id: h.passage.score for h in corpus_assistant.retriever.search(
-        MODEL_CITY_QUESTION, 8, mode="dense")}
+        MODEL_CITY_QUESTION, corpus_assistant.store.count_chunks(), mode="dense")}
     for hit in hybrid:
         assert hit.passage.score == pytest.approx(dense[hit.passage.chunk_id], abs=1e-4)
         assert hit.dense == pytest.approx(hit.passage.score)
@@ -184,7 +203,7 @@ def test_empty_store_returns_nothing_in_every_mode(make_assistant: Callable[...,
 @pytest.fixture
 def two_doc_assistant(make_assistant: Callable[..., Assistant], tmp_path: Path) -> Iterator[Assistant]:
     assistant = make_assistant()
-    assistant.add(CORPUS)
+    assistant.add(COMMENTARY)
     other = tmp_path / "heron.md"
     other.write_text("# Heron wetland rules\n\nThe model city plan protects heron wetlands along the river.\n\n"
                      "Heron colonies near the model city are closed to visitors in spring.\n", encoding="utf-8")
@@ -215,13 +234,13 @@ def test_max_per_document_caps_passages(make_assistant: Callable[..., Assistant]
     other.write_text("# Heron rules\n\nHeron colonies near the model city are closed in spring.\n", encoding="utf-8")
     assistant.add(other)
     passages = assistant.retrieve("model city", k=5)
-    assert len(passages) == 2
-    assert len({p.doc_id for p in passages}) == 2
+    assert len(passages) == len(assistant.documents()) == 3  # the corpus's two documents and the heron rules
+    assert len({p.doc_id for p in passages}) == 3
 
 
 def test_mmr_returns_the_same_pool_reordered(make_assistant: Callable[..., Assistant]) -> None:
     plain = make_assistant()
-    plain.add(CORPUS)
+    plain.add(COMMENTARY)
     diverse = Assistant(plain.settings.model_copy(update={"mmr": True, "mmr_lambda": 0.3}), embedder=plain.embedder)
     base = plain.retrieve("model city Yangtze protection", k=8)
     reranked = diverse.retrieve("model city Yangtze protection", k=8)
