@@ -1,10 +1,13 @@
-"""Evaluation: metrics on toy qrels, the dataset readers on the real files, and a tiny end-to-end run."""
+"""Evaluation: metrics on toy qrels, the dataset readers on verbatim excerpts of the benchmarks' files, and a tiny
+end-to-end run."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,10 +34,16 @@ from assistant.evaluation import (
     split_article_name,
 )
 from assistant.settings import Settings
-from tests.conftest import SHARED
 
-OBLIQA = SHARED / "data" / "obliqa"
-LECOQA = SHARED / "data" / "lecoqa-stard-zh"
+# A few rows of each benchmark's files, copied verbatim (their READMEs say which and why); full benchmark
+# runs (bench/, `assistant eval --dataset`) read the whole datasets outside the repository.
+DATA = Path(__file__).resolve().parent / "data"
+OBLIQA = DATA / "obliqa-excerpt"
+LECOQA = DATA / "lecoqa-excerpt"
+LAWS = DATA / "policy-texts-zh" / "laws-regulations"
+TWIN_LAW = "L03_环境保护法(2014-04-24).md"  # two of its articles are gold articles of the LeCoQA excerpt
+PLAIN_LAW = "L08_渔业法(2013-12-28).md"  # none of its articles is a LeCoQA gold article
+ARTICLE_LINE = re.compile(r"^(第[一二三四五六七八九十百千零〇]+条(?:之[一二三四五六七八九十]+)?)\s", re.MULTILINE)
 
 
 # --- metrics -------------------------------------------------------------------------------
@@ -77,7 +86,7 @@ def test_percentile_interpolates() -> None:
     assert percentile(list(map(float, range(101))), 95) == pytest.approx(95.0)
 
 
-# --- readers on the real files ---------------------------------------------------------------
+# --- readers on excerpts of the real files ---------------------------------------------------
 def test_qrels_reader_skips_the_header_and_filters(tmp_path: Path) -> None:
     path = tmp_path / "qrels.tsv"
     path.write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t2\n", encoding="utf-8")
@@ -88,41 +97,117 @@ def test_qrels_reader_skips_the_header_and_filters(tmp_path: Path) -> None:
         read_qrels(path)
 
 
+def _jsonl_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _tsv_rows(path: Path) -> list[list[str]]:
+    """The data rows of a TSV file (its header line dropped), split on tabs."""
+    return [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+
+
 def test_obliqa_reader_drops_empty_passages_and_keeps_ids() -> None:
-    dataset = read_obliqa("test", OBLIQA)
-    assert len(dataset.corpus) == 13732 - 720
-    assert all(r.text.strip() for r in dataset.corpus)
-    assert len(dataset.queries) == 2786
-    ids = {r.id for r in dataset.corpus}
-    assert sum(len(v) for v in dataset.qrels.values()) == 3666
-    assert all(doc in ids for rel in dataset.qrels.values() for doc in rel)  # every gold passage is indexed
-    first = next(json.loads(line) for line in (OBLIQA / "corpus.jsonl").open() if json.loads(line)["Passage"])
-    record = next(r for r in dataset.corpus if r.id == first["ID"])
-    assert record.text == first["Passage"] and record.heading[-1] == first["PassageID"]
-    assert record.title.startswith("Anti-Money Laundering")
+    rows = _jsonl_rows(OBLIQA / "corpus.jsonl")
+    kept = [row for row in rows if row["Passage"].strip()]
+    empty = len(rows) - len(kept)
+    assert empty >= 3  # the excerpt does hold empty passages to drop
+    aliases = {doc: names.split(" | ") for doc, _, names in _tsv_rows(OBLIQA / "documents.tsv")}
+    titles = {doc: max(names, key=len) for doc, names in aliases.items()}
+    assert any(titles[doc] != names[0] for doc, names in aliases.items())  # so "longest alias" is really tested
+    for split in ("dev", "test"):
+        dataset = read_obliqa(split, OBLIQA)
+        # every non-empty passage, in file order, under its own ID; nothing else
+        assert [r.id for r in dataset.corpus] == [row["ID"] for row in kept]
+        assert f"dropped {empty} empty passages" in dataset.notes[0]
+        for record, row in zip(dataset.corpus, kept, strict=True):
+            title = titles[str(row["DocumentID"])]
+            assert record.text == row["Passage"] and record.title == title
+            assert record.heading == (title, row["PassageID"]) and record.group == f"obliqa-{row['DocumentID']:02d}"
+        questions = json.loads((OBLIQA / f"{split}.json").read_text(encoding="utf-8"))
+        assert dataset.queries == {q["QuestionID"]: q["Question"] for q in questions}
+        pairs = _tsv_rows(OBLIQA / "qrels" / f"{split}.tsv")
+        assert sum(len(rel) for rel in dataset.qrels.values()) == len(pairs)
+        assert {(q, doc) for q, rel in dataset.qrels.items() for doc in rel} == {(q, doc) for q, doc, _ in pairs}
+        indexed = {r.id: r for r in dataset.corpus}
+        for question in questions:
+            gold = dataset.qrels.get(question["QuestionID"], {})
+            assert gold and set(gold) <= set(indexed)  # every question is judged and its gold passages are indexed
+            # the qrels point at exactly the passages the question file quotes as its evidence
+            assert sorted((indexed[doc].heading[-1], indexed[doc].text) for doc in gold) == sorted(
+                (p["PassageID"], p["Passage"]) for p in question["Passages"])
 
 
-def test_lecoqa_reader_adds_distractor_articles_but_no_gold_twins() -> None:
-    test = read_lecoqa("test", LECOQA)
-    assert len(test.queries) == 309
-    assert sum(len(v) for v in test.qrels.values()) == 548
-    gold = [json.loads(line)["id"] for line in (LECOQA / "corpus_gold_articles.jsonl").open(encoding="utf-8")]
-    ids = [r.id for r in test.corpus]
-    assert set(gold) <= set(ids) and len(ids) == len(set(ids))
-    distractors = [r for r in test.corpus if r.id not in set(gold)]
-    assert len(distractors) > 1000
-    assert not {article_key(r.id) for r in distractors} & {article_key(g) for g in gold}
-    yangtze = next(r for r in distractors if r.id == "中华人民共和国长江保护法第五十三条")
-    assert yangtze.text.startswith("第五十三条") and yangtze.heading == ("中华人民共和国长江保护法", "第五十三条")
+@pytest.fixture(scope="module")
+def laws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A laws folder of two real laws, one with gold twins in the LeCoQA excerpt and one without."""
+    folder = tmp_path_factory.mktemp("laws")
+    for name in (TWIN_LAW, PLAIN_LAW):
+        shutil.copyfile(LAWS / name, folder / name)
+    return folder
 
 
-def test_lecoqa_dev_is_held_out_of_train_and_test() -> None:
-    dev = read_lecoqa("dev", LECOQA)
-    train_ids = (LECOQA / "split_train_qids.txt").read_text().split()
-    test_ids = set((LECOQA / "split_test_qids.txt").read_text().split())
-    assert set(dev.queries) == set(lecoqa_dev_qids(train_ids))
-    assert len(dev.queries) == 309 and not set(dev.queries) & test_ids
-    assert set(dev.qrels) == set(dev.queries)
+def _lecoqa_split(dataset: Dataset, qids: list[str]) -> None:
+    """The dataset asks exactly ``qids``, with their texts from queries.json and their rows of qrels/all.tsv."""
+    wanted = set(qids)
+    raw = json.loads((LECOQA / "queries.json").read_text(encoding="utf-8"))
+    assert dataset.queries == {str(q["query_id"]): q["问题"] for q in raw if str(q["query_id"]) in wanted}
+    assert set(dataset.queries) == wanted
+    pairs = {(q, doc) for q, doc, _ in _tsv_rows(LECOQA / "qrels" / "all.tsv") if q in wanted}
+    assert {(q, doc) for q, rel in dataset.qrels.items() for doc in rel} == pairs
+    assert set(dataset.qrels) == wanted  # every query is judged, and only the split's queries are
+
+
+def test_lecoqa_reader_adds_distractor_articles_but_no_gold_twins(laws: Path) -> None:
+    dataset = read_lecoqa("test", LECOQA, laws=laws)
+    _lecoqa_split(dataset, (LECOQA / "split_test_qids.txt").read_text(encoding="utf-8").split())
+    records = {r.id: r for r in dataset.corpus}
+    assert len(records) == len(dataset.corpus)  # ids are unique
+    gold = {row["id"]: row["content"] for row in _jsonl_rows(LECOQA / "corpus_gold_articles.jsonl")}
+    assert set(gold) <= set(records)  # every gold article is indexed, as written, under its law and article
+    for name, content in gold.items():
+        cut = name.rindex("第")
+        assert records[name].text == content and records[name].heading == (name[:cut], name[cut:])
+    gold_keys = {name.removeprefix("中华人民共和国") for name in gold}
+    expected: set[str] = set()
+    twins: set[str] = set()
+    for path in sorted(laws.glob("*.md")):  # the laws' articles, read from their text: '第…条 ' opens a line
+        text = path.read_text(encoding="utf-8")
+        title = text.splitlines()[0].removeprefix("# ").strip()
+        articles = ARTICLE_LINE.findall(text)
+        assert articles and len(articles) == len(set(articles))
+        for article in articles:
+            name = title + article
+            (twins if name.removeprefix("中华人民共和国") in gold_keys else expected).add(name)
+    assert twins and expected  # the fixture exercises both: twins to drop, other articles to keep
+    distractors = [r for r in dataset.corpus if r.id not in gold]
+    assert {r.id for r in distractors} == expected  # every article of the laws except the gold twins
+    assert f"{len(gold)} gold articles + {len(expected)} distractor articles" in dataset.notes[0]
+    assert f"({len(twins)} dropped as gold names)" in dataset.notes[0]
+    texts = {path.read_text(encoding="utf-8") for path in laws.glob("*.md")}
+    for record in distractors:  # each is one whole article, cut verbatim from its law
+        law, article = record.heading
+        assert record.id == law + article and record.text.startswith(article + " ")
+        assert ARTICLE_LINE.findall(record.text) == [article] and any(record.text in text for text in texts)
+    assert "中华人民共和国环境保护法第五十八条" in twins and "中华人民共和国环境保护法第五十八条" not in records
+    kept = records["中华人民共和国环境保护法第五十七条"]
+    assert kept.text.startswith("第五十七条 公民、法人和其他组织发现任何单位和个人有污染环境和破坏生态行为的")
+    assert kept.heading == ("中华人民共和国环境保护法", "第五十七条")
+    fishery = records["中华人民共和国渔业法第一条"]
+    assert fishery.text.startswith("第一条") and fishery.heading == ("中华人民共和国渔业法", "第一条")
+
+
+def test_lecoqa_dev_is_held_out_of_train_and_test(laws: Path) -> None:
+    train_ids = (LECOQA / "split_train_qids.txt").read_text(encoding="utf-8").split()
+    test_ids = (LECOQA / "split_test_qids.txt").read_text(encoding="utf-8").split()
+    dev = read_lecoqa("dev", LECOQA, laws=laws)
+    train = read_lecoqa("train", LECOQA, laws=laws)
+    held_out = train_ids[::4]  # every fourth train query, by position
+    assert set(dev.queries) == set(lecoqa_dev_qids(train_ids)) == set(held_out)
+    assert 0 < len(held_out) < len(train_ids)
+    _lecoqa_split(dev, held_out)
+    _lecoqa_split(train, [q for q in train_ids if q not in held_out])
+    assert not set(dev.queries) & set(train.queries) and not set(dev.queries) & set(test_ids)
+    assert set(dev.queries) | set(train.queries) == set(train_ids)
 
 
 def test_article_names_split_and_compare_without_the_prc_prefix() -> None:
