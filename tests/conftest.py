@@ -31,11 +31,43 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+DATA = ROOT / "tests" / "data"  # committed texts, so that a clone without ../shared tests itself (SOURCES.md)
 CORPUS = ROOT / "corpus"
-LAWS = SHARED / "data" / "policy-texts-zh" / "laws-regulations"
-REPORTS = SHARED / "data" / "policy-texts-zh" / "gov-work-reports"
-YANGTZE_LAW = LAWS / "L01_长江保护法(2020-12-26).md"
+COMMENTARY = CORPUS / "yichang-model-city-commentary.md"
+SAND_REGULATION = CORPUS / "yangtze-sand-mining-regulation.md"
+CORPUS_FILES = (COMMENTARY, SAND_REGULATION)
+LAWS = DATA / "policy-texts-zh" / "laws-regulations"
+REPORTS = DATA / "policy-texts-zh" / "gov-work-reports"
+YANGTZE_LAW = LAWS / "L01_长江保护法(2020-12-26).md"  # partial: ends at Article 79 (SOURCES.md)
+
+
+# --------------------------------------------------------------------------- markers that mean what they say
+# A test that starts a Chroma server or a browser is marked `server` or `browser`, so that the fast tier
+# (`-m "not server and not browser and not llm"`) starts neither. Marks follow from the fixtures a test
+# uses, and the fixture that starts one fails a test that does not carry the mark.
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "chroma_server" in names or params.get("store_mode") == "server":
+            item.add_marker(pytest.mark.server)
+        if "browser" in names:
+            item.add_marker(pytest.mark.browser)
+
+
+def require_marker(request: pytest.FixtureRequest, name: str) -> None:
+    """Fail the test being set up if it starts a server or browser (``name``) without that marker.
+
+    The test is found by the id pytest publishes while it runs (this module is imported twice, as
+    `conftest` and `tests.conftest`, so module state would not be shared).
+    """
+    nodeid = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    item = next((i for i in request.session.items if i.nodeid == nodeid), None)
+    assert item is not None, f"no running test found for {nodeid!r}"
+    if item.get_closest_marker(name) is None:
+        pytest.fail(f"{nodeid} starts a {name} but is not marked @pytest.mark.{name}", pytrace=False)
 
 
 TOPICS = ["wetland", "sluice", "fishery", "forestry", "ferry", "reservoir", "levee", "estuary", "glacier", "orchard",
@@ -49,6 +81,18 @@ def note(folder: Path, name: str, topic: str, paragraphs: int = 3) -> Path:
                        f"{topic} programme each quarter and reports to the council." for i in range(paragraphs))
     path = folder / f"{name}.txt"
     path.write_text(f"Notice on {topic}\n\n{body}\n", encoding="utf-8")
+    return path
+
+
+def seed_text_file(folder: Path) -> Path:
+    """The project's seed as users first had it: the commentary's body as a plain .txt file.
+
+    `corpus/yichang-model-city-commentary.md` is the seed (`shared/seeds/000_8729011ff7a210bb.txt`)
+    verbatim below its front matter, so a clone without ../shared can still test the .txt path on it.
+    """
+    body = COMMENTARY.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    path = folder / "000_8729011ff7a210bb.txt"
+    path.write_text(body, encoding="utf-8")
     return path
 
 
@@ -233,8 +277,10 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+def chroma_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                  ) -> Iterator[tuple[str, int]]:
     """A real Chroma server on loopback, started and stopped by the tests themselves."""
+    require_marker(request, "server")
     exe = shutil.which("chroma")
     assert exe, "the `chroma` command (from the chromadb package) is not on PATH"
     port = free_port()
@@ -283,8 +329,8 @@ def make_assistant(make_settings: Callable[..., Settings], embedder: Embedder) -
 
 @pytest.fixture
 def corpus_assistant(make_assistant: Callable[..., Assistant]) -> Assistant:
-    """An assistant whose store holds the shipped corpus."""
+    """An assistant whose store holds the shipped corpus (the commentary and the sand-mining regulation)."""
     assistant = make_assistant()
     results = assistant.add(CORPUS)
-    assert [r.status for r in results] == ["added"]
+    assert sorted(r.path for r in results if r.status == "added") == sorted(map(str, CORPUS_FILES))
     return assistant

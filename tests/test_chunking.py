@@ -13,12 +13,10 @@ from hypothesis import strategies as st
 from assistant.chunking import chunk_document
 from assistant.documents import Chunk, Document, PageSpan
 from assistant.text import sentence_spans
+from tests.conftest import LAWS, REPORTS, seed_text_file
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-ZH_DATA = SHARED / "data" / "policy-texts-zh"
-LAW_FILES = sorted((ZH_DATA / "laws-regulations").glob("*.md"))
-REPORT_FILES = sorted((ZH_DATA / "gov-work-reports").glob("*.txt"))
-SEED_FILE = SHARED / "seeds" / "000_8729011ff7a210bb.txt"
+LAW_FILES = sorted(LAWS.glob("*.md"))
+REPORT_FILES = sorted(REPORTS.glob("*.txt"))
 
 _NUM = "零〇一二三四五六七八九十百千0-9"
 ARTICLE_START = re.compile(rf"(?m)^第[{_NUM}]+条(?:之[{_NUM}]+)?(?=\s)")
@@ -43,9 +41,10 @@ def _report(path: Path) -> Document:
     return Document(text=text, source=str(path), title=text.split("\n", 1)[0].strip(), language="zh")
 
 
-def _seed() -> Document:
-    text = SEED_FILE.read_text(encoding="utf-8")
-    return Document(text=text, source=str(SEED_FILE), title=text.split("\n", 1)[0].strip(), language="en")
+def _seed(folder: Path) -> Document:
+    path = seed_text_file(folder)
+    text = path.read_text(encoding="utf-8")
+    return Document(text=text, source=str(path), title=text.split("\n", 1)[0].strip(), language="en")
 
 
 def _doc(text: str, language: str = "en", title: str = "Doc", pages: tuple[PageSpan, ...] = ()) -> Document:
@@ -89,7 +88,6 @@ def assert_invariants(document: Document, chunks: list[Chunk], limit: int) -> No
 def test_real_files_are_present() -> None:
     assert len(LAW_FILES) == 23
     assert len(REPORT_FILES) == 9
-    assert SEED_FILE.is_file()
 
 
 @pytest.mark.parametrize("path", LAW_FILES + REPORT_FILES, ids=lambda p: p.name)
@@ -107,8 +105,8 @@ def test_invariants_on_the_yangtze_law_at_several_sizes(limit: int) -> None:
 
 
 @pytest.mark.parametrize("limit", [80, 200, 1000])
-def test_invariants_on_the_english_seed(limit: int) -> None:
-    document = _seed()
+def test_invariants_on_the_english_seed(limit: int, tmp_path: Path) -> None:
+    document = _seed(tmp_path)
     assert_invariants(document, chunk_document(document, max_chars_en=limit), limit)
 
 
@@ -173,8 +171,8 @@ def test_government_report_headings() -> None:
     assert "2024年中华人民共和国国务院政府工作报告" not in chunks[0].text  # the title line
 
 
-def test_english_seed_paragraph_numbers() -> None:
-    document = _seed()
+def test_english_seed_paragraph_numbers(tmp_path: Path) -> None:
+    document = _seed(tmp_path)
     chunks = chunk_document(document)
     assert {c.paragraph for c in chunks} == {1, 2, 3, 4, 5}
     assert all(c.heading_path == (document.title,) for c in chunks)
@@ -185,8 +183,8 @@ def test_english_seed_paragraph_numbers() -> None:
     assert last.paragraph == 5
 
 
-def test_english_seed_pieces_end_at_sentence_ends() -> None:
-    document = _seed()
+def test_english_seed_pieces_end_at_sentence_ends(tmp_path: Path) -> None:
+    document = _seed(tmp_path)
     chunks = chunk_document(document, max_chars_en=300)
     sentences = list(sentence_spans(document.text))
     too_long = [(s, e) for s, e in sentences if e - s > 300]

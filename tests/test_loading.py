@@ -21,10 +21,7 @@ from pypdf import PdfReader, PdfWriter
 
 from assistant.documents import Document
 from assistant.loading import SUPPORTED_SUFFIXES, LoadError, discover, load_document
-from tests.conftest import DOCX_CONTENT_TYPES, MB, zip_of_zeros, zip_with_members
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
+from tests.conftest import DOCX_CONTENT_TYPES, MB, YANGTZE_LAW, seed_text_file, zip_of_zeros, zip_with_members
 
 # --------------------------------------------------------------------------- helpers
 
@@ -687,12 +684,11 @@ def test_discover_folder_without_supported_files(tmp_path: Path) -> None:
     assert errors[0].reason.startswith("folder holds no supported files")
 
 
-# --------------------------------------------------------------------------- the shared corpus
+# --------------------------------------------------------------------------- real texts (tests/data, corpus/)
 
 
 def test_real_chinese_law() -> None:
-    path = SHARED / "data" / "policy-texts-zh" / "laws-regulations" / "L01_长江保护法(2020-12-26).md"
-    doc = load_document(path)
+    doc = load_document(YANGTZE_LAW)
     assert doc.title == "中华人民共和国长江保护法"
     assert doc.language == "zh"
     assert "第一条" in doc.text
@@ -700,8 +696,8 @@ def test_real_chinese_law() -> None:
     _assert_json_safe(doc)
 
 
-def test_real_english_seed() -> None:
-    doc = load_document(SHARED / "seeds" / "000_8729011ff7a210bb.txt")
+def test_real_english_seed(tmp_path: Path) -> None:
+    doc = load_document(seed_text_file(tmp_path))
     assert doc.language == "en"
     assert doc.title and len(doc.title) <= 200
     assert doc.metadata["format"] == "txt"
