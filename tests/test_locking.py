@@ -121,16 +121,28 @@ def test_a_writer_whose_lease_was_taken_over_stops_before_committing(server_clie
             assert server_client.get_collection(name).metadata["action"] == "re-index"  # the live lease survives
 
 
-def test_server_lease_is_renewed_while_a_long_write_runs(server_client, monkeypatch):
+@pytest.mark.parametrize("renewing", [True, False], ids=["renewing", "renewal-off"])
+def test_server_lease_is_renewed_while_a_long_write_runs(server_client, monkeypatch, renewing):
+    """The contender waits 2.5 leases: long enough to take over a lease nobody renews.
+
+    With renewal switched off (the second case) the same contender does take the lease over, so the
+    first case's refusal can only come from the renewals.
+    """
     import assistant.locking as locking
 
     monkeypatch.setattr(locking, "_RENEW_EVERY", 0.2)
+    if not renewing:
+        monkeypatch.setattr(ServerWriteLock, "_renew", lambda self, token, stop: stop.wait())
     name = f"lease{time.time_ns()}"
     with ServerWriteLock(server_client, name, lease_seconds=1).hold("re-index", timeout=0):
         time.sleep(1.5)  # longer than the lease: only renewal keeps it
-        with pytest.raises(StoreBusy), ServerWriteLock(server_client, name, lease_seconds=1).hold(
-                "add documents", timeout=0.3):
-            pass
+        contender = ServerWriteLock(server_client, name, lease_seconds=1).hold("add documents", timeout=2.5)
+        if renewing:
+            with pytest.raises(StoreBusy), contender:
+                pass
+        else:
+            with contender:
+                assert server_client.get_collection(name).metadata["action"] == "add documents"
 
 
 # --- two processes writing at once ----------------------------------------------------------
