@@ -92,13 +92,18 @@ def test_nearest_gives_cosine_similarities_best_first(corpus_assistant):
 
 
 def test_document_round_trips_through_the_registry(corpus_assistant):
-    stored = corpus_assistant.documents()[0]
+    by_language = {d.language: d for d in corpus_assistant.documents()}
+    stored = by_language["en"]
     document = corpus_assistant.store.load(stored.doc_id)
     assert document.language == "en"
     assert document.metadata["kind"] == "commentary"
     assert document.metadata["issuer"] == "Yichang Municipal Party Committee"
     assert "machine translation" in document.metadata["note"]
     assert chunk_id(stored.doc_id, 0) in {p.chunk_id for p in corpus_assistant.store.get_chunks()}
+    regulation = corpus_assistant.store.load(by_language["zh"].doc_id)  # dates as stated, kept apart
+    assert regulation.title == "长江河道采砂管理条例" and regulation.metadata["kind"] == "regulation"
+    assert (regulation.metadata["promulgated"], regulation.metadata["effective"], regulation.metadata["date"]) == (
+        "2001-10-25", "2002-01-01", "2023-07-20")
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path):

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import hold_in_other_process, remove_by_source, running_app
+from conftest import hold_in_other_process, remove_by_source, require_marker, running_app
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect, sync_playwright
 from test_web_api import assert_nothing_escaped, read_only_app, snapshot
 
@@ -80,7 +80,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
+    require_marker(request, "browser")
     assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing (apt-get install chromium)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
