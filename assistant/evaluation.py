@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.chunking import chunk_document
-from assistant.documents import Chunk, Document
+from assistant.documents import Answer, Chunk, Document, Passage
 from assistant.settings import PROJECT_DIR, Settings
 
 INDEX_FORMAT = 2  # bump when records become chunks or embedded text differently (invalidates eval indexes)
@@ -467,6 +467,23 @@ def percentile(values: Sequence[float], q: float) -> float:
     pos = (len(ordered) - 1) * q / 100
     low, high = math.floor(pos), math.ceil(pos)
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def labelled_passage(item: dict[str, Any], passage: Passage) -> bool:
+    """Whether ``passage`` is where a labelled question (tests/data/shipped_corpus_questions.json) is answered:
+    its document (by file name; the commentary when the item names none) and its paragraph or one of its articles.
+    """
+    if Path(passage.source).name != item.get("document", "yichang-model-city-commentary.md"):
+        return False
+    if "articles" in item:
+        return passage.cite().rsplit(" ", 1)[-1] in item["articles"]
+    return passage.paragraph == item["paragraph"]
+
+
+def labelled_answer_correct(item: dict[str, Any], answer: Answer) -> bool:
+    """Grounded, holding the expected fact, and citing the labelled passage with a quote that holds it."""
+    return answer.grounded and item["fact"] in answer.text and any(
+        labelled_passage(item, c.passage) and item["fact"] in c.quote for c in answer.citations)
 
 
 def score_run(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:

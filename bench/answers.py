@@ -1,19 +1,21 @@
 """Answer quality and latency of the extractive answerer (no LLM), and the refusal calibration.
 
     python bench/answers.py                      # labelled set on the shipped corpus (fresh temporary store)
-    python bench/answers.py --calibrate          # also print the relevance margins used to pick the threshold
+    python bench/answers.py --calibrate          # also the relevance margins used to pick the threshold (dev half)
     python bench/answers.py --store-size 10000   # also ask() latency on the 10k-chunk benchmark store
                                                  # (built by bench/build_store.py; read, never written)
 
 Figures on tests/data/shipped_corpus_questions.json:
   fact share        answerable questions whose answer is grounded, contains the expected fact and cites
-                    the labelled paragraph with a quote holding the fact
+                    the labelled paragraph (or article) with a quote holding the fact
   citation precision  citations whose quote is verbatim in the cited passage AND equals the document text
                     at [start:end] (target 100%)
   refusal precision / recall  "refused" = grounded False; positives are the unanswerable questions
   latency           ask() wall time per question, p50/p95, after Answerer.warm_up() (jieba and the
                     CC-CEDICT lexicon, ~2 s once per process) and one warm-up question; split into the
                     retrieval part (the retrieve() call inside ask) and the answering part (the rest)
+The set is also scored in halves: dev (even-numbered items of each class), on which the refusal
+threshold is calibrated, and test (odd-numbered), whose figures are the ones to report.
 Results go to bench/out/results/answers.json (and are printed).
 """
 
@@ -39,6 +41,7 @@ from assistant.answering import (
     candidates,
     score,
 )
+from assistant.evaluation import labelled_answer_correct
 from assistant.relevance import analyze
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -100,8 +103,7 @@ def evaluate(assistant: Assistant, labelled: dict[str, Any]) -> dict[str, Any]:
         row = {"id": item["id"], "kind": kind, "grounded": answer.grounded, "answer": answer.text,
                "ms": round(seconds * 1000, 1)}
         if kind == "answerable":
-            row["correct"] = answer.grounded and item["fact"] in answer.text and any(
-                c.passage.paragraph == item["paragraph"] and item["fact"] in c.quote for c in answer.citations)
+            row["correct"] = labelled_answer_correct(item, answer)
         rows.append(row)
     answerable = [r for r in rows if r["kind"] == "answerable"]
     refused = [r for r in rows if not r["grounded"]]
@@ -120,6 +122,15 @@ def evaluate(assistant: Assistant, labelled: dict[str, Any]) -> dict[str, Any]:
         "latency": latency,
         "rows": rows,
     }
+
+
+def split(labelled: dict[str, Any], part: str) -> dict[str, Any]:
+    """The dev (even-numbered items of each class) or test (odd-numbered) half of the labelled set.
+
+    The threshold is calibrated on dev only; the test half's figures are the ones to report.
+    """
+    start = 0 if part == "dev" else 1
+    return {kind: labelled[kind][start::2] for kind in ("answerable", "unanswerable")}
 
 
 def calibrate(assistant: Assistant, labelled: dict[str, Any]) -> dict[str, Any]:
@@ -192,8 +203,12 @@ def main() -> None:
         assistant = shipped_assistant(Path(tmp))
         result["encode_one_short_sentence_ms"] = encode_yardstick(assistant)
         result["labelled_set"] = evaluate(assistant, labelled)
+        for part in ("dev", "test"):
+            figures = evaluate(assistant, split(labelled, part))
+            result[f"labelled_{part}"] = {k: v for k, v in figures.items() if k not in ("rows", "latency")}
         if args.calibrate:
-            result["calibration"] = calibrate(assistant, labelled)
+            result["calibration_dev"] = calibrate(assistant, split(labelled, "dev"))
+            result["calibration_all"] = calibrate(assistant, labelled)
     if args.store_size:
         result["large_store"] = large_store_latency(args.store_size, args.questions)
     save_result("answers", result)
