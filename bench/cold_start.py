@@ -1,12 +1,16 @@
 """Cold start: from process start to the first answer, for the CLI and for the web chat.
 
     python bench/cold_start.py --size 10000 --mode embedded [--repeats 3] [--no-web]
+    python bench/cold_start.py --first-start [--repeats 3]    # a fresh data folder: indexes corpus/ first
 
 CLI: `python -m assistant.cli ask QUESTION --json` on an existing benchmark store (bench/build_store.py),
 timed from spawn to exit (the answer is printed just before). Web: `python ui.py --port P`, timed from
 spawn until a gradio_client /ask call returns an answer (polling every 0.25 s); also when the page
 first answered HTTP. Each repeat is a new process with a new question; the OS page cache is warm
 (files read by an earlier run stay cached), which is the usual case on a server.
+
+``--first-start`` is the README's quick start: each repeat starts on a new, empty data folder, so the
+process indexes the shipped corpus (corpus/) before it answers a question about it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -91,18 +96,43 @@ def run(size: int, mode: str, server: tuple[str, int, int] | None, args: argpars
     return result
 
 
+FIRST_QUESTIONS = ["By what year will the model city be built?", "非法采砂会受到什么处罚？",
+                   "What is the only way to improve our ability?", "长江采砂实行什么规划制度？",
+                   "What kind of test is building the model city?", "采砂船舶应当停放在哪里？"]
+
+
+def first_start(args: argparse.Namespace) -> dict:
+    """Spawn to first answer on an empty data folder, CLI and web, each repeat in a new folder."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    questions = FIRST_QUESTIONS * args.repeats
+    timings: dict[str, list[float]] = {"cli_s": [], "web_first_answer_s": []}
+    with tempfile.TemporaryDirectory(prefix="first-start-") as tmp:
+        for i in range(args.repeats):
+            env = {**base, "ASSISTANT_DATA_DIR": str(Path(tmp) / f"cli{i}"), "PYTHONUNBUFFERED": "1"}
+            timings["cli_s"].append(round(cli_once(env, questions[2 * i]), 2))
+            if args.web:
+                env = {**env, "ASSISTANT_DATA_DIR": str(Path(tmp) / f"web{i}")}
+                timings["web_first_answer_s"].append(round(web_once(env, questions[2 * i + 1])[1], 2))
+    return {"mode": "first-start", **timings, "cli_median_s": round(percentile(timings["cli_s"], 50), 2),
+            **({"web_median_s": round(percentile(timings["web_first_answer_s"], 50), 2)} if args.web else {})}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--mode", choices=["embedded", "server"], default="embedded")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-web", dest="web", action="store_false")
+    parser.add_argument("--first-start", action="store_true", help="start on an empty data folder (indexes corpus/)")
     args = parser.parse_args()
     facts = machine_facts()
-    with mode_server(args.mode) as server:
-        result = run(args.size, args.mode, server, args)
+    if args.first_start:
+        result, name = first_start(args), "cold-start-first"
+    else:
+        with mode_server(args.mode) as server:
+            result, name = run(args.size, args.mode, server, args), f"cold-start-{args.mode}-{args.size}"
     result["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    save_result(f"cold-start-{args.mode}-{args.size}", {**result, "machine": facts})
+    save_result(name, {**result, "machine": facts})
 
 
 if __name__ == "__main__":

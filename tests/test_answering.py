@@ -124,6 +124,33 @@ def test_dictionary_finds_plain_english_words_in_chinese_text() -> None:
     assert all(len(word) > 1 for word in translate_query("Which waters ban fishing?", "zh").split())
 
 
+def test_parsed_dictionary_is_cached_between_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second process reads the parsed form back instead of parsing CC-CEDICT again (~2 s)."""
+    import assistant.relevance as relevance
+    from assistant.relevance import stem
+
+    monkeypatch.setattr(relevance, "_lexicon_cache", None)
+    relevance.cache_lexicon_in(tmp_path / "cache")
+    lexicon.cache_clear()
+    try:
+        parsed = lexicon()
+        assert parsed is not None and len(list((tmp_path / "cache").glob("cedict-v*.json"))) == 1
+        lexicon.cache_clear()  # as a new process would start
+        monkeypatch.setattr(relevance, "parse_cedict", lambda lines: pytest.fail("parsed again despite the cache"))
+        cached = lexicon()
+        assert cached is not None and cached is not parsed
+        for word in ("water", "fishing", "protection", "population"):
+            assert cached.chinese_for(stem(word)) == parsed.chinese_for(stem(word))
+        assert cached.english_for("长江") == parsed.english_for("长江") and "长江" in cached
+        (next((tmp_path / "cache").glob("cedict-v*.json"))).write_text("{not json", encoding="utf-8")
+        monkeypatch.undo()  # a damaged cache is ignored: parsed afresh, and rewritten
+        relevance.cache_lexicon_in(tmp_path / "cache")
+        lexicon.cache_clear()
+        assert lexicon().chinese_for(stem("water")) == parsed.chinese_for(stem("water"))
+    finally:
+        relevance.cache_lexicon_in(None)
+
+
 def test_dictionary_bridges_english_questions_and_chinese_text() -> None:
     question = analyze("Who establishes the Yangtze River basin coordination mechanism?")
     chinese = Text.of("第四条 国家建立长江流域协调机制，统一指导、统筹协调长江保护工作。")
