@@ -30,6 +30,7 @@ _REPORT_HEADING = re.compile(r"^[一二三四五六七八九十百]+、")
 _SUBHEADING = re.compile(r"^[（(][一二三四五六七八九十百]+[）)]")
 _COMMENT = re.compile(r"^<!--.*-->$")
 _SENTENCE_ENDS = "。！？；：…!?;:"  # a line ending in one of these (then closers) is a complete line
+_TITLE_NOT = _SENTENCE_ENDS + "."  # a first line ending so is a sentence, not a title (titles end bare)
 _CLOSERS = "”’」』）)\"'"
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 _SENTENCE_PUNCT = re.compile(r"[。！？；，：,;!?]")
@@ -108,13 +109,32 @@ class _Outline:
         self.found: list[_Paragraph] = []
         self.pending: tuple[int, int] | None = None
         self.seen_content = False
+        self.title_span: tuple[int, int] | None = None  # the title line(s), left out of the body
+        self.only_title = True  # nothing but the title seen so far (no other heading or comment)
 
     def paragraphs(self) -> list[_Paragraph]:
-        """All body paragraphs of the document, in order."""
+        """All body paragraphs of the document, in order.
+
+        A document that is nothing but its title (a one-line note) is that line: leaving it out
+        would leave nothing to search.
+        """
         for start, end in _trimmed_lines(self.text):
             self._line(start, end)
         self._flush()
+        if not self.found and self.only_title and self.title_span is not None:
+            self.found.append(_Paragraph(*self.title_span, 1, (self.title,), self.section))
         return self.found
+
+    def _is_title(self, start: int, end: int) -> bool:
+        """Whether the text at the top is the title line: the title's words, and not a sentence.
+
+        A first line that ends like a sentence ("The ferry runs daily.") is body text even when
+        the loader took it as the title: it may be the only place its words stand.
+        """
+        if _same_text(self.text[start:end], self.title) and not _ends_complete(self.text, start, end, _TITLE_NOT):
+            self.title_span = (start, end)
+            return True
+        return False
 
     def _line(self, start: int, end: int) -> None:
         if start == end:
@@ -125,12 +145,16 @@ class _Outline:
             return
         first, self.seen_content = not self.seen_content, True
         heading = self._heading(line)
-        if first and heading is None and _same_text(line, self.title):
+        if first and heading is None and self._is_title(start, end):
             self._close_section()  # the title line, already heading_path[0]
         elif heading is not None:
             self._flush()
+            markdown = _MD_HEADING.match(line)
+            if first and markdown and heading.rank == 1 and _same_text(heading.text, self.title):
+                self.title_span = (start + markdown.start(2), start + markdown.end(2))  # "# Title": the words
             self._open(heading)
         elif _COMMENT.match(line):
+            self.only_title = False
             self._close_section()
         elif self.pending is not None and self._continues(line):
             self.pending = (self.pending[0], end)
@@ -165,7 +189,7 @@ class _Outline:
         start, end = self.pending
         self.pending = None
         body = self.text[start:end]
-        if not self.found and _same_text(body, self.title):
+        if not self.found and self._is_title(start, end):
             self._close_section()  # a (wrapped) title block
             return
         heading = self._paragraph_heading(body)
@@ -192,6 +216,7 @@ class _Outline:
         del self.stack[keep:]
         if not (heading.rank == 1 and _same_text(heading.text, self.title)):
             self.stack.append(heading)
+            self.only_title = False
         self.section += 1
 
     def _close_section(self) -> None:
@@ -202,7 +227,7 @@ class _Outline:
         return any(h.rank == _ARTICLE_RANK for h in self.stack)
 
 
-def _ends_complete(text: str, start: int, end: int) -> bool:
+def _ends_complete(text: str, start: int, end: int, ends: str = _SENTENCE_ENDS) -> bool:
     """Whether ``text[start:end]`` ends a sentence (。 ！ ? etc., then closing quotes or brackets).
 
     Reads backwards from ``end`` instead of slicing the paragraph: a paragraph of many
@@ -212,7 +237,7 @@ def _ends_complete(text: str, start: int, end: int) -> bool:
         end -= 1
     while end > start and text[end - 1] in _CLOSERS:
         end -= 1
-    return end > start and text[end - 1] in _SENTENCE_ENDS
+    return end > start and text[end - 1] in ends
 
 
 def _cn_rank(text: str) -> int:

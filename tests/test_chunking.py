@@ -25,6 +25,7 @@ _STRUCTURAL_LINE = re.compile(
 )
 YANGTZE_TITLE = "中华人民共和国长江保护法"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_CLOSING_MARKS = "”’」』）)\"' \t\u3000" + ZERO_WIDTH
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -256,6 +257,29 @@ def test_title_block_only_counts_when_it_is_the_title() -> None:
     assert [(c.text, c.paragraph) for c in chunks] == [("Not the title", 1), ("Body.", 2)]
 
 
+def test_a_first_line_that_is_a_sentence_is_body_text_even_when_it_is_the_title() -> None:
+    """Loaders take the first line as the title; a sentence there may be the only place its words stand."""
+    text = "The quokka rule applies to every ferry.\n\nFerries leave hourly."
+    chunks = chunk_document(_doc(text, title="The quokka rule applies to every ferry."), max_chars_en=40)
+    assert [c.text for c in chunks] == ["The quokka rule applies to every ferry.", "Ferries leave hourly."]
+    zh = chunk_document(_doc("渡口每天开放。\n其他规定另行公布。", "zh", title="渡口每天开放。"), max_chars_zh=9)
+    assert [c.text for c in zh] == ["渡口每天开放。", "其他规定另行公布。"]
+    titled = chunk_document(_doc("Notice on ferries\n\nThe ferry runs daily.", title="Notice on ferries"))
+    assert [c.text for c in titled] == ["The ferry runs daily."]  # a title line stays a title
+
+
+@pytest.mark.parametrize(("text", "title", "chunk"), [
+    ("Notice on ferries", "Notice on ferries", "Notice on ferries"),
+    ("  Notice on ferries  \n", "Notice on ferries", "Notice on ferries"),
+    ("# Notice on ferries ##\n", "Notice on ferries", "Notice on ferries"),
+    ("宜昌市渡口管理通知", "宜昌市渡口管理通知", "宜昌市渡口管理通知"),
+])
+def test_a_one_line_document_is_one_chunk(text: str, title: str, chunk: str) -> None:
+    language = "zh" if "宜" in text else "en"
+    (only,) = chunk_document(_doc(text, language, title=title))
+    assert only.text == chunk == text[only.start:only.end] and only.paragraph == 1 and only.heading_path == (title,)
+
+
 def test_long_paragraph_splits_only_at_sentence_ends() -> None:
     sentences = [
         "Mr. Li reported on Art. 53 of the law, e.g. the fishing ban, in detail.",
@@ -420,7 +444,7 @@ def test_language_selects_the_size() -> None:
 
 def test_empty_and_heading_only_documents_have_no_chunks() -> None:
     assert chunk_document(_doc("")) == []
-    assert chunk_document(_doc("# Doc\n\n## Part\n\n<!-- x -->\n", title="Doc")) == []
+    assert chunk_document(_doc("# Doc\n\n## Part\n\n<!-- x -->\n", title="Doc")) == []  # more than a title
 
 
 def test_non_positive_size_is_rejected() -> None:
@@ -512,6 +536,30 @@ def test_plain_text_of_any_script_is_covered_exactly(pieces: list[str], language
     chunks = chunk_document(document, max_chars_en=limit, max_chars_zh=limit)
     assert_invariants(document, chunks, limit)
     _assert_nothing_visible_lost(document, chunks)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.split("\n") if line.strip()), "")
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    pieces=st.lists(_PLAIN, max_size=200),
+    language=st.sampled_from(["zh", "en"]),
+    limit=st.integers(min_value=1, max_value=80),
+)
+def test_only_a_first_line_that_reads_as_a_title_is_left_out(pieces: list[str], language: str, limit: int) -> None:
+    """As loaders do, the first line is the title: it may be left out of the chunks only when it is
+    not a sentence, and never when it is all there is."""
+    text = "".join(pieces)
+    document = _doc(text, language, title=_first_line(text))
+    chunks = chunk_document(document, max_chars_en=limit, max_chars_zh=limit)
+    assert_invariants(document, chunks, limit)
+    lost = _lost_lines(document, chunks)
+    assert lost in ([], [document.title]), lost
+    if lost:
+        assert chunks, "a document that is only its title must still be searchable"
+        assert not document.title.rstrip(_CLOSING_MARKS).endswith(tuple(".。！？；：…!?;:"))
 
 
 # --- hostile sizes and scripts -------------------------------------------------------------

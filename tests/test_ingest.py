@@ -84,6 +84,29 @@ def test_remove_deletes_every_chunk_and_unknown_id_is_an_error(make_assistant):
         assistant.remove("no-such-id")
 
 
+UNIQUE_WORDS = ["quokka", "narwhal", "axolotl", "pangolin", "okapi", "tapir", "wombat", "ibex", "kinkajou", "gharial",
+                "saola", "dugong", "fossa", "numbat", "quoll", "serval"]
+
+
+def test_no_first_line_or_one_line_file_is_lost(make_assistant, tmp_path):
+    """A first line that is a sentence is body text, and a one-line note is one chunk: each word is found."""
+    assistant = make_assistant()
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i, word in enumerate(UNIQUE_WORDS):
+        if i % 2:  # a one-line note
+            (folder / f"n{i}.txt").write_text(f"Rules for the {word} enclosure\n", encoding="utf-8")
+        else:  # its first line, taken as the title, is the only place its word stands
+            (folder / f"n{i}.txt").write_text(f"The {word} enclosure opens at dawn.\n\nVisitors keep to the "
+                                              f"paths and leave no litter behind them.\n", encoding="utf-8")
+    results = assistant.add(folder)
+    assert [r.status for r in results] == ["added"] * len(UNIQUE_WORDS), [r.reason for r in results]
+    for mode in ("bm25", "hybrid"):
+        for word in UNIQUE_WORDS:
+            top = assistant.retriever.search(f"{word} enclosure", 1, mode=mode)[0].passage
+            assert word in top.text, (mode, word, top.text)
+
+
 def test_bad_files_fail_alone_and_change_nothing(make_assistant, tmp_path):
     assistant = make_assistant()
     assistant.add(CORPUS)
