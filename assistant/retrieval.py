@@ -572,8 +572,12 @@ class PolicyRetriever(BaseRetriever):
     documents: list[str] | None = None
     where: dict[str, Any] | None = None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        passages = self.retriever.retrieve(query, k=self.k, documents=self.documents, where=self.where)
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None, documents: list[str] | None = None,
+                                where: dict[str, Any] | None = None) -> list[LCDocument]:
+        """Per call, ``retriever.invoke(query, k=1, documents=[...], where={...})`` overrides the fields."""
+        passages = self.retriever.retrieve(query, k=k or self.k, documents=documents if documents is not None
+                                           else self.documents, where=where if where is not None else self.where)
         return [to_langchain(p) for p in passages]
 
 

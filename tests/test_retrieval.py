@@ -261,6 +261,16 @@ def test_langchain_retriever_returns_documents_with_citations(corpus_assistant: 
     assert docs[0].id == meta["chunk_id"] and "text" not in meta
 
 
+def test_langchain_retriever_takes_k_and_filters_per_call(corpus_assistant: Assistant) -> None:
+    retriever = PolicyRetriever(retriever=corpus_assistant.retriever, k=5)
+    assert len(retriever.invoke(MODEL_CITY_QUESTION)) == 5
+    assert len(retriever.invoke(MODEL_CITY_QUESTION, k=1)) == 1
+    english = next(d.doc_id for d in corpus_assistant.documents() if d.language == "en")
+    scoped = retriever.invoke("采砂", k=3, documents=[english])
+    assert scoped and {d.metadata["doc_id"] for d in scoped} == {english}
+    assert {d.metadata["language"] for d in retriever.invoke("采砂", where={"language": "zh"})} == {"zh"}
+
+
 def test_langchain_retriever_keeps_filters(two_doc_assistant: Assistant) -> None:
     heron = next(d.doc_id for d in two_doc_assistant.documents() if d.title.startswith("Heron"))
     retriever = PolicyRetriever(retriever=two_doc_assistant.retriever, k=5, documents=[heron])
