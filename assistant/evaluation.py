@@ -470,14 +470,18 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def labelled_passage(item: dict[str, Any], passage: Passage) -> bool:
-    """Whether ``passage`` is where a labelled question (tests/data/shipped_corpus_questions.json) is answered:
-    its document (by file name; the commentary when the item names none) and its paragraph or one of its articles.
+    """Whether ``passage`` is where a labelled question is answered (tests/data/*_questions.json).
+
+    Its document (by file name: ``document``, or any of ``documents``; the commentary when the item
+    names none), then its article (``article``, or any of ``articles``) or paragraph when labelled.
     """
-    if Path(passage.source).name != item.get("document", "yichang-model-city-commentary.md"):
+    names = item.get("documents") or [item.get("document", "yichang-model-city-commentary.md")]
+    if Path(passage.source).name not in names:
         return False
-    if "articles" in item:
-        return passage.cite().rsplit(" ", 1)[-1] in item["articles"]
-    return passage.paragraph == item["paragraph"]
+    articles = item.get("articles") or ([item["article"]] if "article" in item else [])
+    if articles:
+        return passage.cite().rsplit(" ", 1)[-1] in articles
+    return "paragraph" not in item or passage.paragraph == item["paragraph"]
 
 
 def labelled_answer_correct(item: dict[str, Any], answer: Answer) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.documents import Passage
 from assistant.evaluation import (
     Dataset,
     EvalError,
@@ -19,6 +20,7 @@ from assistant.evaluation import (
     add_eval_arguments,
     article_key,
     build_index,
+    labelled_passage,
     lecoqa_dev_qids,
     mrr_at,
     ndcg_at,
@@ -78,6 +80,21 @@ def test_score_run_averages_over_judged_queries_only() -> None:
     assert metrics["recall@1"] == pytest.approx(0.5)
     assert metrics["recall@5"] == pytest.approx(1.0)
     assert metrics["mrr@10"] == pytest.approx(0.75)
+
+
+def test_labelled_passages_match_by_file_then_article_or_paragraph() -> None:
+    law = Passage("第十八条 违反本条例规定……罚款。", 0.8, "d1", "长江河道采砂管理条例", "d1:19", 0, 9,
+                  source="/srv/corpus/yangtze-sand-mining-regulation.md", paragraph=20,
+                  heading="长江河道采砂管理条例 > 第十八条", language="zh")
+    commentary = Passage("… by 2035.", 0.8, "d2", "Commentary", "d2:0", 0, 9,
+                         source="/srv/corpus/yichang-model-city-commentary.md", paragraph=1, language="en")
+    sand = {"document": "yangtze-sand-mining-regulation.md", "articles": ["第十八条", "第十九条"]}
+    assert labelled_passage(sand, law) and not labelled_passage(sand, commentary)
+    assert not labelled_passage({**sand, "articles": ["第二十条"]}, law)
+    assert labelled_passage({"documents": ["L14.md", "yangtze-sand-mining-regulation.md"], "article": "第十八条"}, law)
+    assert not labelled_passage({"documents": ["L14.md"], "article": "第十八条"}, law)  # another file
+    assert labelled_passage({"paragraph": 1}, commentary) and not labelled_passage({"paragraph": 2}, commentary)
+    assert labelled_passage({"documents": ["yichang-model-city-commentary.md"]}, commentary)  # any paragraph
 
 
 def test_percentile_interpolates() -> None:
