@@ -219,6 +219,15 @@ class Lexicon:
     def __contains__(self, word: str) -> bool:
         return word in self._senses
 
+    def dumps(self) -> str:
+        """The lexicon as JSON, for the cache that spares later processes the parse (``cache_lexicon_in``)."""
+        return json.dumps([self._senses, self._en_to_zh], ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, text: str) -> Lexicon:
+        senses, en_to_zh = json.loads(text)
+        return cls(senses, {stem: tuple(words) for stem, words in en_to_zh.items()})
+
     @functools.lru_cache(maxsize=8192)  # noqa: B019 - one Lexicon per process, kept for its lifetime
     def english_for(self, word: str) -> tuple[frozenset[str], ...]:
         """Alternative stem sets meaning ``word``; one set is matched when all its stems occur."""
@@ -347,14 +356,13 @@ def lexicon() -> Lexicon | None:
         _lexicon_cache / f"cedict-v{_LEXICON_FORMAT}-{stat.st_size}-{stat.st_mtime_ns}.json"
     if cached is not None and cached.is_file():
         try:
-            senses, en_to_zh = json.loads(cached.read_text(encoding="utf-8"))
-            return Lexicon(senses, {stem: tuple(words) for stem, words in en_to_zh.items()})
-        except (OSError, ValueError):
+            return Lexicon.loads(cached.read_text(encoding="utf-8"))
+        except Exception:  # unreadable, damaged or of another shape: a cache must never stop the answer
             log.info("ignoring an unreadable dictionary cache %s", cached)
     with path.open(encoding="utf-8") as handle:
         parsed = parse_cedict(handle)
     if cached is not None:
-        _write_atomically(cached, json.dumps([parsed._senses, parsed._en_to_zh], ensure_ascii=False))
+        _write_atomically(cached, parsed.dumps())
     return parsed
 
 
