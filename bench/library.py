@@ -97,7 +97,9 @@ def run_split(assistant: Assistant, items: list[dict[str, Any]]) -> dict[str, An
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.parse_args()
+    parser.add_argument("--split", choices=("dev", "test", "both"), default="both",
+                        help="dev alone while tuning (the held-out laws are then never added)")
+    args = parser.parse_args()
     data = json.loads(QUESTIONS.read_text(encoding="utf-8"))
     items = resolved(data)
     held_out = {Path(p).name for p in data["held_out"]}
@@ -113,12 +115,15 @@ def main() -> None:
                               "build_s": round(time.perf_counter() - started, 1),
                               "failed": [r.path for r in added if r.status == "failed"]}
     assistant.warm_up()
-    result["dev"] = run_split(assistant, [i for i in items if i["split"] == "dev"])
-    assistant.add(*later)
-    result["test"] = run_split(assistant, [i for i in items if i["split"] == "test"])
+    splits = ("dev", "test") if args.split == "both" else (args.split,)
+    if "dev" in splits:
+        result["dev"] = run_split(assistant, [i for i in items if i["split"] == "dev"])
+    if "test" in splits:
+        assistant.add(*later)
+        result["test"] = run_split(assistant, [i for i in items if i["split"] == "test"])
     result["chunks"] = assistant.store.count_chunks()
-    save_result("library", result)
-    for split in ("dev", "test"):
+    save_result("library" if args.split == "both" else f"library-{args.split}", result)
+    for split in splits:
         print(split, {k: v for k, v in result[split].items() if k != "rows"})
 
 

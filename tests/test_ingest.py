@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import (
@@ -105,6 +106,22 @@ def test_no_first_line_or_one_line_file_is_lost(make_assistant, tmp_path):
         for word in UNIQUE_WORDS:
             top = assistant.retriever.search(f"{word} enclosure", 1, mode=mode)[0].passage
             assert word in top.text, (mode, word, top.text)
+
+
+@pytest.mark.parametrize("context", [True, False])
+def test_chunks_are_embedded_under_their_title_and_heading_but_stored_bare(make_assistant, context):
+    """The vector carries the law's name and the article (a chunk never names its own law); the text
+    that is stored, cited and shown is the exact slice. ``index_context=False`` embeds bare text."""
+    assistant = make_assistant(index_context=context)
+    assistant.add(YANGTZE_LAW)
+    stored = assistant.store.get_chunks()
+    chunk = next(p for p in stored if p.heading.endswith("第四条"))
+    assert assistant.store.text_of(chunk.doc_id)[chunk.start:chunk.end] == chunk.text
+    vector = assistant.store.fetch([chunk.chunk_id], include=["embeddings"])["embeddings"][0]
+    labelled = assistant.embedder.encode([f"中华人民共和国长江保护法 第四条\n{chunk.text}"])[0]
+    bare = assistant.embedder.encode([chunk.text])[0]
+    expected, other = (labelled, bare) if context else (bare, labelled)
+    assert abs(float(np.dot(vector, expected)) - 1.0) < 1e-4 < abs(float(np.dot(vector, other)) - 1.0)
 
 
 def test_bad_files_fail_alone_and_change_nothing(make_assistant, tmp_path):

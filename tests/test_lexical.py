@@ -12,7 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.lexical import BM25Params, LexicalIndex, Postings, Tokenizer, index_text, tokenize
+from assistant.lexical import (
+    CONTEXT_MARK,
+    BM25Params,
+    LexicalIndex,
+    Postings,
+    Tokenizer,
+    context_text,
+    index_text,
+    tokenize,
+)
 from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.conftest import CORPUS, LAWS, ROOT, YANGTZE_LAW
@@ -70,6 +79,39 @@ def test_index_text_is_the_chunk_text_alone() -> None:
     passage = Passage("国家对长江流域重点水域实行严格捕捞管理。", 0.0, "d", "中华人民共和国长江保护法", "d:00001",
                       0, 10, heading="中华人民共和国长江保护法 > 第五章 > 第五十三条")
     assert index_text(passage) == passage.text
+
+
+def test_context_field_is_the_title_and_headings_once() -> None:
+    from assistant.documents import Passage
+
+    law = "中华人民共和国长江保护法"
+    passage = Passage("国家对长江流域重点水域实行严格捕捞管理。", 0.0, "d", law, "d:00001", 0, 10,
+                      heading=f"{law} > 第五章 > 第五十三条")
+    assert context_text(passage) == f"{law} 第五章 第五十三条"
+
+
+def test_context_terms_do_not_lengthen_the_body_and_score_without_length_normalisation() -> None:
+    mark = CONTEXT_MARK
+    postings = Postings().appended([["fish", "ban", mark + "yangtz"], ["fish", mark + "yangtz", mark + "law"]])
+    assert postings.lengths.tolist() == [2.0, 1.0]
+    body = postings.scores(["fish"], BM25Params())
+    assert body[1] > body[0] > 0  # the shorter body wins, whatever its title
+    assert not postings.scores([mark + "law"], BM25Params()).any()  # the field is off by default
+    field = postings.scores([mark + "law"], BM25Params(context_weight=0.5))
+    assert field[0] == 0 and field[1] > 0
+    assert postings.scores([mark + "law"], BM25Params(context_weight=0.25))[1] == pytest.approx(field[1] / 2)
+    assert postings.scores([mark + "law"], BM25Params(context_weight=0.25, b=0.0))[1] == pytest.approx(field[1] / 2)
+
+
+def test_a_word_only_the_title_holds_finds_the_document_with_the_context_field(make_assistant, tmp_path: Path) -> None:
+    for context in (True, False):
+        assistant = make_assistant(retrieval_mode="bm25", keyword_context_weight=0.5 if context else 0.0)
+        assistant.add(_write(tmp_path / f"w{context}.md", "Wombat husbandry code",
+                             "Burrows are inspected by wardens every single spring."),
+                      _write(tmp_path / f"o{context}.md", "Otter rules", "Burrows are mapped."))
+        found = _titles(assistant, "wombat burrows")  # the shorter body wins on its words alone
+        wombat_first = ["Wombat husbandry code", "Otter rules"]
+        assert found == (wombat_first if context else wombat_first[::-1])
 
 
 # --- BM25 itself ---------------------------------------------------------------------------
