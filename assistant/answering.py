@@ -402,10 +402,24 @@ def source_label(passage: Passage) -> str:
     A quote must never pass as the answer from another document than the one it comes from
     (the same target sentence stands in several years' reports), so every answer says whose it is.
     """
+    title = short_title(passage.title)
     article = passage.heading.split(" > ")[-1].strip() if passage.heading else ""
     if not _ARTICLE.match(article):
-        return passage.title
-    return f"{passage.title}{article}" if detect_language(passage.title) == "zh" else f"{passage.title}, {article}"
+        return title
+    return f"{title}{article}" if detect_language(passage.title) == "zh" else f"{title}, {article}"
+
+
+LABEL_CHARS = 80  # a longer title is cut to its main title (before a dash or colon) or to this length
+
+
+def short_title(title: str) -> str:
+    """A title short enough to frame a quote with: its main part ("Continue to break the ice…")."""
+    if len(title) <= LABEL_CHARS:
+        return title
+    main = re.split(r"\s*(?:——|—|--|:|：)\s*", title, maxsplit=1)[0].strip()
+    if 0 < len(main) <= LABEL_CHARS:
+        return main
+    return title[:LABEL_CHARS].rstrip() + "…"
 
 
 def compose(quotes: list[Quote], language: str) -> tuple[list[str], list[Citation]]:

@@ -73,6 +73,7 @@ _ZH_STOP_CHARS = frozenset("的地得了着过是在和与及或对把被将要�
 TIME = "time"  # a year, date or time of year
 NUMBER = "number"  # a count or figure (years like "by 2035" do not count)
 MEASURE = "measure"  # a figure with a unit: length, money, area, duration, percent
+LENGTH = "length"  # a distance: "how long is the river" is not answered by a fine or a deadline
 
 _TIME_QUESTION = re.compile(
     r"\b(?:what|which|in\s+what|in\s+which|by\s+what|by\s+which)\s+(?:year|years|date|month|time|decade)\b"
@@ -83,6 +84,11 @@ _TIME_QUESTION = re.compile(
 _MEASURE_QUESTION = re.compile(
     r"\bhow\s+(?:much|long|far|big|large|high|tall|old|deep|wide|heavy)\b|\bwhat\s+(?:percentage|percent|share|"
     r"proportion|amount|rate|length|area|size|budget|cost)\b|多长|多远|多高|多大|多深|多宽|多重|多久|全长|面积|长度|百分之几|比例|多少钱",
+    re.I,
+)
+_LENGTH_QUESTION = re.compile(
+    r"\bhow\s+(?:long|far|wide|deep|high|tall)\s+(?:is|are|was|were)\b|\bwhat\s+(?:length|distance)\b"
+    r"|全长|多长(?!时间)|多远|多宽|多深|长度|距离",
     re.I,
 )
 _NUMBER_QUESTION = re.compile(
@@ -117,16 +123,21 @@ _MEASURE_EN = re.compile(
     r"times|fold)\b|[$¥€£]\s?\d|\d\s*%",
     re.I,
 )
+_LENGTH_EN = re.compile(rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?|feet|ft)\b", re.I)
+_LENGTH_ZH = re.compile(rf"{_ZH_NUMERAL}\s*(?:公里|千米|米|厘米|里)")
 _MEASURE_ZH = re.compile(
-    rf"{_ZH_NUMERAL}\s*(?:公里|千米|米|厘米|吨|平方|立方|公顷|亩|万元|亿元|元|年|个月|日|天|周|星期|小时|分钟|岁|千瓦|度|倍|%|％)"
+    rf"{_ZH_NUMERAL}\s*(?:公里|千米|米|厘米|吨|平方|立方|公顷|亩|万元|亿元|元|年|个月|天|周|星期|小时|分钟|岁|千瓦|度|倍|%|％)"
     r"|百分之"
 )
 
 
 def answer_type(question: str) -> str | None:
-    """TIME, MEASURE, NUMBER or None: what kind of token an answer must hold, read from the question's wording."""
+    """TIME, LENGTH, MEASURE, NUMBER or None: what kind of token an answer must hold, read from the question's
+    wording."""
     if _TIME_QUESTION.search(question):
         return TIME
+    if _LENGTH_QUESTION.search(question):
+        return LENGTH
     if _MEASURE_QUESTION.search(question):
         return MEASURE
     if _NUMBER_QUESTION.search(question):
@@ -153,6 +164,8 @@ def satisfies(kind: str | None, sentence: str) -> bool:
     if kind == TIME:
         return bool(_YEAR.search(sentence) or _DATE_WORDS.search(sentence))
     without_years = _YEAR_EXPRESSION.sub(" ", _ORDINAL.sub(" ", sentence))
+    if kind == LENGTH:
+        return bool(_LENGTH_EN.search(without_years) or _LENGTH_ZH.search(without_years))
     if kind == MEASURE:
         return bool(_MEASURE_EN.search(without_years) or _MEASURE_ZH.search(without_years))
     return bool(_NUMBER_EN.search(without_years) or _NUMBER_ZH.search(without_years))

@@ -22,6 +22,7 @@ from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder
 from assistant.evaluation import labelled_answer_correct, labelled_passage
 from assistant.relevance import (
+    LENGTH,
     MEASURE,
     NUMBER,
     TIME,
@@ -67,9 +68,11 @@ def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "
     ("长江大保护典范城市计划在哪一年基本建成？", TIME),
     ("Into how many stages is it divided?", NUMBER),
     ("宜昌的人口是多少？", NUMBER),
-    ("How long is the Yangtze River?", MEASURE),
+    ("How long is the Yangtze River?", LENGTH),
+    ("How long must an organisation have worked before it can sue?", MEASURE),  # a duration will do
     ("How much money will be invested?", MEASURE),
-    ("长江全长多少公里？", MEASURE),
+    ("长江全长多少公里？", LENGTH),
+    ("应当在预定经过上海港区多久之前办理手续？", MEASURE),
     ("What must be avoided when formulating plans?", None),  # "when" inside a clause asks for no date
     ("Which session proposed the model city?", None),
 ])
@@ -85,6 +88,10 @@ def test_answer_types_need_the_right_kind_of_token() -> None:
     assert not satisfies(MEASURE, sentence)  # a length or an amount needs a unit
     assert satisfies(MEASURE, "The river is 6,300 km long.")
     assert satisfies(MEASURE, "长江全长6300公里。")
+    assert satisfies(LENGTH, "长江全长6300公里。") and satisfies(LENGTH, "The river is 6,300 km long.")
+    assert not satisfies(LENGTH, "应当自收到申请之日起30日内予以审批")  # a deadline is no distance
+    assert satisfies(MEASURE, "在预定经过上海港区1星期之前")
+    assert not satisfies(NUMBER, "第二十二条 （二）报有审批权的部门审批。")  # article and item numbers are places
     assert satisfies(TIME, "本法自2021年3月1日起施行。")
     assert not satisfies(TIME, "Modernization has made due contributions to Yichang.")
     assert satisfies(None, "anything at all")
@@ -215,6 +222,12 @@ def test_chinese_answer_names_the_law_and_article_and_runs_on_without_spaces() -
                         "zh")
     assert "".join(pieces) == (f"{law}第四条：国家建立长江流域协调机制。[1]"
                                f"{law}第九十六条：本法自2021年3月1日起施行。[2]")
+
+
+def test_a_long_title_frames_with_its_main_part() -> None:
+    long = "Continue to break the ice and raise energy to set off a hot wave——On in-depth study of the session"
+    assert source_label(passage("x", title=long)) == "Continue to break the ice and raise energy to set off a hot wave"
+    assert source_label(passage("x", title="x" * 100)) == "x" * 80 + "…"
 
 
 def test_source_label_names_an_article_only() -> None:
