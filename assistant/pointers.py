@@ -24,8 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.relevance import lexicon, segment, stem
-from assistant.text import cjk_ratio
+from assistant.relevance import is_chinese, lexicon, segment, stem, years_in
 
 # Kinds of document, by the word that ends their names (what a document *is*, not which one).
 KIND_WORDS_ZH = ("法", "条例", "规定", "办法", "报告", "决定", "意见", "通知", "规划", "纲要", "细则", "方案")
@@ -39,7 +38,6 @@ _ALWAYS_OMITTED = {"prc", "people", "republic", "china", "chinese", "the", "of",
 UNMATCHED_TOLERANCE_FROM = 4
 _NAME_LINKS = {"of", "on", "for", "the", "and", "concerning", "regarding"}
 
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _ZH_YEAR = re.compile(r"((?:19|20)\d\d)\s*年度?(?:的|《|\s)*$")
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+[A-Za-z]*")
 # A Chinese law or regulation named in a question: a run of characters ending in 法 or 条例, between
@@ -93,7 +91,7 @@ def profile(doc_id: str, title: str, source: str = "", metadata: dict[str, objec
     """A document's names and years, from its title, its front matter and its file name."""
     metadata = metadata or {}
     english = str(metadata.get("title_en") or "")
-    if not english and cjk_ratio(title) < 0.2:
+    if not english and not is_chinese(title):
         english = title
     return Profile(doc_id, title, english, _years_of(title, source, metadata), _suffixes(title), _glosses(title))
 
@@ -101,7 +99,7 @@ def profile(doc_id: str, title: str, source: str = "", metadata: dict[str, objec
 def _years_of(title: str, source: str, metadata: dict[str, object]) -> frozenset[int]:
     """Years the title states; failing that, the front matter's date or year; failing that, the file name's."""
     for text in (title, str(metadata.get("year") or metadata.get("date") or ""), Path(source).name):
-        years = {int(y) for y in _YEAR.findall(text)}
+        years = years_in(text)
         if years:
             return frozenset(years)
     return frozenset()
@@ -109,13 +107,13 @@ def _years_of(title: str, source: str, metadata: dict[str, object]) -> frozenset
 
 def _suffixes(title: str) -> tuple[str, ...]:
     """Title endings a Chinese question may use as the document's name (not a bare kind word like 条例)."""
-    if cjk_ratio(title) < 0.2:
+    if not is_chinese(title):
         return ()
     tokens = segment(title.strip())
     out = []
     for i in range(len(tokens)):
         suffix = "".join(tokens[i:]).strip()
-        if len(suffix) >= 2 and suffix not in KIND_WORDS_ZH and not _YEAR.match(suffix):
+        if len(suffix) >= 2 and suffix not in KIND_WORDS_ZH and not years_in(suffix[:4]):
             out.append(suffix)
     return tuple(sorted(set(out), key=len, reverse=True))
 
@@ -127,7 +125,7 @@ def _glosses(title: str) -> dict[str, tuple[range, ...]]:
     though no gloss of "prevention" is 防治.
     """
     lex = lexicon()
-    if lex is None or cjk_ratio(title) < 0.2:
+    if lex is None or not is_chinese(title):
         return {}
     found: dict[str, list[range]] = {}
     for start in range(len(title)):
@@ -144,7 +142,7 @@ def _glosses(title: str) -> dict[str, tuple[range, ...]]:
 
 def resolve(question: str, profiles: Sequence[Profile]) -> Scope:
     """The documents ``question`` names (and the year that qualifies them), or what it names that is missing."""
-    pointers = _chinese_pointers(question, profiles) if cjk_ratio(question) >= 0.2 else \
+    pointers = _chinese_pointers(question, profiles) if is_chinese(question) else \
         _english_pointers(question, profiles)
     if not pointers:
         return Scope()
@@ -280,7 +278,7 @@ def _english_phrases(question: str) -> list[_Phrase]:
 
 def _in_name(word: str, *, before: bool) -> bool:
     low = word.lower()
-    if _YEAR.fullmatch(word) or low in ("the", "a", "an", "this", "that", "under", "what", "which", "does", "did",
+    if _is_year(word) or low in ("the", "a", "an", "this", "that", "under", "what", "which", "does", "did",
                                         "do", "is", "was", "in", "to", "by", "from", "according", "its", "as"):
         return False
     return _capitalised(word) or low in ("and", "of", "on", "for") or (before and low.isalpha() and low not in
@@ -301,12 +299,16 @@ def _capitalised(word: str) -> bool:
     return word[:1].isupper()
 
 
+def _is_year(word: str) -> bool:
+    return len(word) == 4 and bool(years_in(word))
+
+
 def _year_beside(words: list[str], start: int, end: int) -> tuple[int | None, int, int]:
     """A year right before the name ("the 2024 report") or right after it ("report of 2019"), and the
     name's word range widened to hold it."""
-    if start > 0 and _YEAR.fullmatch(words[start - 1]):
+    if start > 0 and _is_year(words[start - 1]):
         return int(words[start - 1]), start - 1, end
-    if end + 1 < len(words) and words[end].lower() in ("of", "for", "in") and _YEAR.fullmatch(words[end + 1]):
+    if end + 1 < len(words) and words[end].lower() in ("of", "for", "in") and _is_year(words[end + 1]):
         return int(words[end + 1]), start, end + 2
     return None, start, end
 

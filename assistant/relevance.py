@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from assistant.text import cjk_ratio, detect_language
+from assistant.text import CJK_CHARS, cjk_ratio, detect_language, english_stemmer, segmenter
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def satisfies(kind: str | None, sentence: str) -> bool:
 # --- tokens and stems -----------------------------------------------------------------
 
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z']*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]")
 # Irregular forms the Porter stemmer leaves apart from their lemma.
 _IRREGULAR = {
     "built": "build", "made": "make", "taken": "take", "took": "take", "given": "give", "gave": "give",
@@ -189,13 +189,6 @@ _IRREGULAR = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 @functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """The matching key of an English word: lower-cased, irregular forms mapped, Porter-stemmed."""
@@ -203,7 +196,7 @@ def stem(word: str) -> str:
     word = _IRREGULAR.get(word, word)
     if word.endswith("'s"):
         word = word[:-2]
-    return str(_stemmer().stemWord(word))
+    return str(english_stemmer().stemWord(word))
 
 
 def english_words(text: str) -> list[str]:
@@ -325,7 +318,7 @@ def parse_cedict(lines: Iterable[str]) -> Lexicon:
                 _index_sense(first, simp, by_word)
     words = sorted(by_word)
     en_to_zh: dict[str, set[str]] = defaultdict(set)
-    for word, key in zip(words, _stemmer().stemWords(words), strict=True):
+    for word, key in zip(words, english_stemmer().stemWords(words), strict=True):
         en_to_zh[key] |= by_word[word]
     return Lexicon(senses, {k: tuple(sorted(v, key=len)) for k, v in en_to_zh.items()})
 
@@ -482,15 +475,6 @@ def _english_terms(question: str) -> list[Term]:
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _jieba():
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
-
-
 def _chinese_terms(question: str) -> list[Term]:
     if not _CJK_RUN.search(question):
         return []
@@ -510,7 +494,7 @@ def segment(text: str) -> list[str]:
     jieba reads 宜昌市长 as 宜昌市/长; when a lone character and the last character of the word
     before it form a dictionary word and the rest of that word is one too, 宜昌/市长 is meant.
     """
-    tokens = [t for t in (w.strip() for w in _jieba().lcut(text, HMM=False)) if t]
+    tokens = [t for t in (w.strip() for w in segmenter().lcut(text, HMM=False)) if t]
     lex = lexicon()
     if lex is None:
         return tokens

@@ -7,10 +7,14 @@ place that knows the difference.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Iterator
+from typing import Any
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # the CJK ideograph blocks (a regex class body)
+_CJK = re.compile(f"[{CJK_CHARS}]")
 _LATIN = re.compile(r"[A-Za-z]")
 _VISIBLE = re.compile(r"\S")
 
@@ -135,3 +139,38 @@ def addressed_to_a_model(text: str) -> bool:
     either way it is not evidence for anything the model says.
     """
     return bool(_ADDRESSED_TO_A_MODEL.search(text))
+
+
+# --- word analysis shared by keyword search and answering ---------------------------------------
+
+_segmenter_lock = threading.Lock()
+_segmenter: Any = None
+_stemmers = threading.local()
+
+
+def segmenter() -> Any:
+    """jieba's segmenter, built once per process (its dictionary is ~1 s and tens of MB) and quiet.
+
+    Keyword search cuts with ``lcut_for_search`` and answering with ``lcut``; both use this one.
+    """
+    global _segmenter
+    if _segmenter is None:
+        with _segmenter_lock:
+            if _segmenter is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)  # it prints "Building prefix dict..." on stderr otherwise
+                built = jieba.Tokenizer()
+                built.initialize()
+                _segmenter = built
+    return _segmenter
+
+
+def english_stemmer() -> Any:
+    """The Snowball English stemmer of this thread: PyStemmer objects must not be shared across threads."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return stemmer

@@ -15,6 +15,7 @@ from assistant.answering import (
     Candidate,
     compose,
     format_answer,
+    frame,
     quote_for,
     source_label,
 )
@@ -220,8 +221,8 @@ def test_chinese_answer_names_the_law_and_article_and_runs_on_without_spaces() -
     two = passage("本法自2021年3月1日起施行。", chunk="z:2", start=500, title=law, heading=f"{law} > 第九十六条")
     pieces, _ = compose([quote_for(Candidate(0, p, 0, len(p.text), 1.0, True), analyze("长江")) for p in (one, two)],
                         "zh")
-    assert "".join(pieces) == (f"{law}第四条：国家建立长江流域协调机制。[1]"
-                               f"{law}第九十六条：本法自2021年3月1日起施行。[2]")
+    assert "".join(pieces) == (f"据《{law}》第四条：国家建立长江流域协调机制。[1]"
+                               f"据《{law}》第九十六条：本法自2021年3月1日起施行。[2]")
 
 
 def test_a_long_title_frames_with_its_main_part() -> None:
@@ -235,12 +236,14 @@ def test_source_label_names_an_article_only() -> None:
         "Yangtze Law, Article 26"
     report = "2016年政府工作报告"
     assert source_label(passage("x", title=report, heading=f"{report} > 一、2015年工作回顾")) == report
+    assert source_label(passage("x", title=report, heading=f"{report} > 一、2015年工作回顾"), "zh") == f"《{report}》"
+    assert frame(passage("x", title="水法", heading="水法 > 第六十七条"), "zh") == "据《水法》第六十七条："
 
 
 def test_chinese_framing_over_english_quotes() -> None:
     p = passage("The city will be built by 2035.", title="Commentary")
     pieces, _ = compose([quote_for(Candidate(0, p, 0, len(p.text), 1.0, True), analyze("城市"))], "zh")
-    assert "".join(pieces) == "Commentary：The city will be built by 2035. [1]"
+    assert "".join(pieces) == "据《Commentary》：The city will be built by 2035. [1]"
 
 
 # --- the shipped corpus: acceptance ---------------------------------------------------------------
@@ -257,7 +260,7 @@ def _assert_citations_exact(assistant: Assistant, answer: Answer) -> None:
 def test_model_city_year_is_answered_from_the_paragraph_that_says_so(corpus_assistant: Assistant) -> None:
     answer = answerer(corpus_assistant).ask(MODEL_CITY)
     assert answer.grounded and "2035" in answer.text
-    assert answer.text.startswith(source_label(answer.citations[0].passage) + ":")
+    assert answer.text.startswith(frame(answer.citations[0].passage, "en"))
     assert any("2035" in c.quote and c.passage.paragraph == 1 for c in answer.citations)
     assert any(KEY_SENTENCE in c.quote for c in answer.citations)
     _assert_citations_exact(corpus_assistant, answer)
@@ -275,7 +278,7 @@ def test_population_question_is_refused_with_the_nearest_passages(corpus_assista
 def test_chinese_question_over_the_english_corpus_gets_the_2035_sentence(corpus_assistant: Assistant) -> None:
     answer = answerer(corpus_assistant).ask(MODEL_CITY_ZH)
     assert answer.grounded and answer.language == "zh"
-    assert answer.text.startswith(source_label(answer.citations[0].passage) + "：")
+    assert answer.text.startswith(frame(answer.citations[0].passage, "zh"))
     assert any(KEY_SENTENCE in c.quote for c in answer.citations)
     _assert_citations_exact(corpus_assistant, answer)
     refused = answerer(corpus_assistant).ask("宜昌的人口是多少？")
@@ -396,7 +399,7 @@ def test_law_article_answers_in_both_languages(law_assistant: Assistant, questio
         return
     assert any(c.passage.cite().endswith("第四条") and "国家建立长江流域协调机制" in c.quote for c in answer.citations)
     if answer.language == "zh":
-        assert answer.text.startswith("中华人民共和国长江保护法第四条：第四条")  # the source, then the quote
+        assert answer.text.startswith("据《中华人民共和国长江保护法》第四条：第四条")  # the source, then the quote
         assert "。 " not in answer.text and "] " not in answer.text
 
 

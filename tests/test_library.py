@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistant.answering import FRAMING, REFUSAL, source_label
+from assistant.answering import REFUSAL, frame, source_label
 from assistant.embedding import Embedder
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -37,7 +37,7 @@ def _titles(answer) -> set[str]:
 def test_a_question_naming_a_year_is_answered_from_that_years_report_and_says_so(library: Assistant) -> None:
     answer = library.ask("2019年政府工作报告提出的GDP增长目标是多少？")
     assert answer.grounded and _titles(answer) == {"2019年中华人民共和国国务院政府工作报告"}
-    assert answer.text.startswith("2019年中华人民共和国国务院政府工作报告：")
+    assert answer.text.startswith("据《2019年中华人民共和国国务院政府工作报告》：")
     assert "6%－6.5%" in answer.text
 
 
@@ -76,8 +76,8 @@ def test_a_named_law_ranks_its_passages_first(library: Assistant) -> None:
     assert {p.title for p in library.retrieve("水法 罚款", k=5)} == {"中华人民共和国水法"}
     answer = library.ask("水法规定在饮用水水源保护区内设置排污口的，处多少罚款？")
     assert answer.grounded and _titles(answer) == {"中华人民共和国水法"}
-    assert answer.text.startswith(source_label(answer.citations[0].passage) + "：")
-    assert "第" in source_label(answer.citations[0].passage)  # the article is named
+    assert answer.text.startswith(frame(answer.citations[0].passage, "zh"))
+    assert source_label(answer.citations[0].passage, "zh").startswith("《中华人民共和国水法》第")  # the article too
 
 
 def test_a_named_document_outside_the_chosen_ones_is_not_answered_from_others(library: Assistant) -> None:
@@ -91,6 +91,6 @@ def test_framing_is_in_the_question_language(library: Assistant) -> None:
                          "without approval?")
     assert answer.language == "en" and _titles(answer) <= {"中华人民共和国水法"}
     if answer.grounded:  # an English frame around the Chinese quote
-        assert answer.text.startswith(FRAMING["en"].format(source=source_label(answer.citations[0].passage)))
+        assert answer.text.startswith(frame(answer.citations[0].passage, "en"))
     else:
         assert answer.text == REFUSAL["en"]

@@ -157,3 +157,19 @@ def test_sentence_and_clause_spans_cover_all_text_in_order(text: str) -> None:
         assert not text[clause_position:end].strip()
         position = end
     assert not text[position:].strip()
+
+
+def test_one_segmenter_per_process_and_one_stemmer_per_thread() -> None:
+    """Keyword search and answering share jieba's dictionary; PyStemmer objects must not cross threads."""
+    import threading
+
+    from assistant.text import english_stemmer, segmenter
+
+    assert segmenter() is segmenter()
+    assert segmenter().lcut("长江保护法", HMM=False) and "保护法" in segmenter().lcut_for_search("长江保护法")
+    mine, theirs = english_stemmer(), []
+    worker = threading.Thread(target=lambda: theirs.append(english_stemmer()))
+    worker.start()
+    worker.join()
+    assert english_stemmer() is mine and theirs[0] is not mine
+    assert mine.stemWord("protection") == theirs[0].stemWord("protection") == "protect"
