@@ -258,7 +258,7 @@ def _english_phrases(question: str) -> list[_Phrase]:
         if word.lower() not in KIND_WORDS_EN:
             continue
         start = i
-        while start > 0 and _in_name(words[start - 1], before=True):
+        while start > 0 and _in_name(words[start - 1]):
             start -= 1
         end = i + 1
         ahead = end + 2 if end + 1 < len(words) and words[end + 1].lower() == "the" else end + 1
@@ -276,23 +276,22 @@ def _english_phrases(question: str) -> list[_Phrase]:
     return phrases
 
 
-def _in_name(word: str, *, before: bool) -> bool:
-    low = word.lower()
-    if _is_year(word) or low in ("the", "a", "an", "this", "that", "under", "what", "which", "does", "did",
-                                        "do", "is", "was", "in", "to", "by", "from", "according", "its", "as"):
+def _in_name(word: str) -> bool:
+    """Whether a word read backwards from a kind word still belongs to the name ("Water" in "the Water Law")."""
+    if _is_year(word) or word.lower() in _NOT_IN_NAMES:
         return False
-    return _capitalised(word) or low in ("and", "of", "on", "for") or (before and low.isalpha() and low not in
-                                                                       _COMMON_LOWER)
+    return _capitalised(word) or word.isalpha()
 
 
-# Lower-case words that end a name read backwards ("the fine under the water law" must not name
-# "fine under water law"): question words and the verbs and prepositions that stand before a name.
-_COMMON_LOWER_WORDS = """
+# Words that end a name read backwards, capitalised at a question's start or not ("the fine under the
+# water law" must not name "fine under water law"): question words, the verbs and the prepositions
+# that stand before a name.
+_NOT_IN_NAMES_WORDS = """
 what which who whom how when where why does did do is was are were be been has have had can could may might
 must shall should will would set sets say says said state states propose proposed aim require requires apply
 applies under in to by from with about according as at its their this that these those the a an new first
 planned plan reviewed """
-_COMMON_LOWER = frozenset(_COMMON_LOWER_WORDS.split())
+_NOT_IN_NAMES = frozenset(_NOT_IN_NAMES_WORDS.split())
 
 
 def _capitalised(word: str) -> bool:
