@@ -470,8 +470,7 @@ def missing_refusal(language: str, scope: Scope, passages: Sequence[Passage], qu
         years = HELD_YEARS[language].format(years=("、" if language == "zh" else ", ").join(map(str, scope.years))) \
             if scope.years else ""
         text = MISSING[language].format(name=scope.missing, years=years)
-    return Answer(text=text, citations=(), passages=tuple(passages[:limit]), grounded=False, query=query,
-                  mode="extractive", language=language)
+    return replace(refusal(language, passages, query, limit=limit), text=text)
 
 
 def extractive_answer(question: str, query: str, passages: Sequence[Passage], vectors: VectorCache, *,

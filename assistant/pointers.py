@@ -101,7 +101,7 @@ def _years_of(title: str, source: str, metadata: dict[str, object]) -> frozenset
     for text in (title, str(metadata.get("year") or metadata.get("date") or ""), Path(source).name):
         years = years_in(text)
         if years:
-            return frozenset(years)
+            return years
     return frozenset()
 
 

@@ -117,16 +117,18 @@ _ZH_NUMERAL = r"(?:[0-9０-９][0-9０-９.,]*|[一二两三四五六七八九�
 _ZH_COUNTER = (r"(?:个|项|条|家|名|人|户|辆|艘|元|次|年|日|天|周|星期|小时|分钟|岁|度|倍|成|类|批|座|所|种|"
                r"公里|千米|米|吨|亩|公顷|平方|立方|万|亿)")
 _NUMBER_ZH = re.compile(rf"[0-9０-９]|{_ZH_NUMERAL}{_ZH_COUNTER}|百分之")
+_LENGTH_UNITS_EN = r"km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?"
+_LENGTH_UNITS_ZH = "公里|千米|米|厘米"
 _MEASURE_EN = re.compile(
-    rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:%|percent|per\s+cent|km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?|tons?|tonnes?|"
+    rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:%|percent|per\s+cent|{_LENGTH_UNITS_EN}|tons?|tonnes?|"
     r"hectares?|acres?|square|cubic|kwh?|mw|gw|yuan|rmb|dollars?|usd|euros?|years?|months?|weeks?|days?|hours?|"
     r"times|fold)\b|[$¥€£]\s?\d|\d\s*%",
     re.I,
 )
-_LENGTH_EN = re.compile(rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:km|kilomet(?:er|re)s?|met(?:er|re)s?|miles?|feet|ft)\b", re.I)
-_LENGTH_ZH = re.compile(rf"{_ZH_NUMERAL}\s*(?:公里|千米|米|厘米|里)")
+_LENGTH_EN = re.compile(rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:{_LENGTH_UNITS_EN}|feet|ft)\b", re.I)
+_LENGTH_ZH = re.compile(rf"{_ZH_NUMERAL}\s*(?:{_LENGTH_UNITS_ZH}|里)")
 _MEASURE_ZH = re.compile(
-    rf"{_ZH_NUMERAL}\s*(?:公里|千米|米|厘米|吨|平方|立方|公顷|亩|万元|亿元|元|年|个月|天|周|星期|小时|分钟|岁|千瓦|度|倍|%|％)"
+    rf"{_ZH_NUMERAL}\s*(?:{_LENGTH_UNITS_ZH}|吨|平方|立方|公顷|亩|万元|亿元|元|年|个月|天|周|星期|小时|分钟|岁|千瓦|度|倍|%|％)"
     r"|百分之"
 )
 

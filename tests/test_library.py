@@ -94,3 +94,16 @@ def test_framing_is_in_the_question_language(library: Assistant) -> None:
         assert answer.text.startswith(frame(answer.citations[0].passage, "en"))
     else:
         assert answer.text == REFUSAL["en"]
+
+
+def test_a_question_is_resolved_once_per_ask(library: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answering asks which documents a question names, and the retrieval it runs asks again: one resolve."""
+    import assistant.retrieval as retrieval
+
+    calls: list[str] = []
+    real = retrieval.resolve
+    monkeypatch.setattr(retrieval, "resolve", lambda query, profiles: calls.append(query) or real(query, profiles))
+    question = "What did the 2021 Government Work Report say about new urban jobs?"
+    answer = library.ask(question)
+    assert calls == [question]
+    assert {p.title for p in answer.passages} == {"2021年中华人民共和国国务院政府工作报告"}
