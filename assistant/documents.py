@@ -8,7 +8,7 @@ all hand the same objects around.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -153,3 +153,44 @@ class Answer:
             "language": self.language,
             "warnings": list(self.warnings),
         }
+
+
+Status = Literal["added", "unchanged", "replaced", "failed"]
+@dataclass(frozen=True)
+class StoredDocument:
+    """A registry entry: what the documents table and ``assistant list`` show."""
+
+    doc_id: str
+    title: str
+    source: str
+    language: str
+    chunks: int
+    added_at: str
+    content_hash: str
+    metadata: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "language": self.language,
+            "chunks": self.chunks,
+            "added_at": self.added_at,
+            "metadata": self.metadata,
+        }
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """The outcome of adding one file, as users see it in the CLI and the documents tab."""
+
+    path: str
+    doc_id: str | None
+    status: Status
+    reason: str = ""
+    title: str = ""
+    chunks: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)

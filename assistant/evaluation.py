@@ -31,6 +31,7 @@ from typing import Any
 
 from assistant.chunking import chunk_document
 from assistant.documents import Answer, Chunk, Document, Passage
+from assistant.errors import EvalError
 from assistant.settings import PROJECT_DIR, Settings
 from assistant.text import detect_language
 
@@ -39,9 +40,6 @@ SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 CUTOFFS = (1, 5, 10)
 Progress = Callable[[int, int, str], None]
 
-
-class EvalError(ValueError):
-    """Bad benchmark input (missing file, malformed record); the message names the file and line."""
 
 
 # --- data model ------------------------------------------------------------------------
@@ -407,14 +405,13 @@ def build_index(dataset: Dataset, settings: Settings, embedder: Any, *, progress
 
 
 def _clear(folder: Path, settings: Settings, embedder: Any) -> None:
-    """Empty an eval index through Chroma (deleting its files under a live client would leave
-    this process holding a stale database), then drop the sidecar files."""
+    """Empty an eval index through the store's write protocol, then drop the sidecar files."""
     from assistant.store import Store
 
     if (folder / "chroma").exists():
         stale = Store(settings, embedder, check_model=False)
-        for name in (stale.chunks_name, stale.docs_name):
-            stale.client.delete_collection(name)
+        with stale.writing("rebuild an eval index"):
+            stale.delete_all()
     for path in folder.iterdir():
         if path.name != "chroma":
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -455,7 +452,14 @@ def ndcg_at(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> flo
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0–100) by linear interpolation."""
+    """The q-th percentile (q in 0..100) of ``values`` by linear interpolation; 0.0 when empty.
+
+    Linear interpolation between the closest ranks (numpy's default, Hyndman & Fan type 7), not
+    nearest rank: p50 is the median as ``statistics.median`` gives it (the mean of the two middle
+    values of an even count), and the figure moves smoothly with q and with the samples instead of
+    jumping from one measured value to the next, so p50/p95 latencies of small samples compare.
+    The one definition used by ``assistant eval`` and by every benchmark (bench/).
+    """
     if not values:
         return 0.0
     ordered = sorted(values)

@@ -77,32 +77,3 @@ def _strip_opener(question: str) -> str:
     pattern = _ZH_OPENER if detect_language(question) == "zh" else _EN_OPENER
     stripped = pattern.sub("", question, count=1).lstrip(" ,，、")
     return stripped or question
-
-
-CONDENSE_SYSTEM = (
-    "You rewrite the last question of a conversation into a standalone question that can be understood "
-    "without the conversation. Keep the language of the last question (English or Chinese). Replace pronouns "
-    "with what they refer to. Do not answer it. Output only the rewritten question on one line."
-)
-
-
-def condense_with_llm(chat_model: Any, question: str, history: Sequence[dict[str, Any]] | None,
-                      timeout: float) -> str:
-    """The model's standalone rewrite of ``question``; the heuristic rewrite when the model fails."""
-    from assistant.llm import invoke_with_timeout  # the LLM module is optional at import time
-
-    fallback = standalone_query(question, history)
-    if not user_turns(history, question):
-        return question.strip()
-    lines = []
-    for message in list(history or ())[-6:]:
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            lines.append(f"{message.get('role', 'user')}: {message['content'][:600]}")
-    prompt = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question.strip()}\n\nStandalone question:"
-    try:
-        text = invoke_with_timeout(chat_model, [("system", CONDENSE_SYSTEM), ("human", prompt)], timeout)
-    except Exception as exc:  # any model failure falls back to the heuristic
-        log.warning("condensing the follow-up with the LLM failed (%s); using the heuristic rewrite", exc)
-        return fallback
-    rewritten = text.strip().splitlines()[0].strip() if text.strip() else ""
-    return rewritten if 0 < len(rewritten) <= 500 else fallback

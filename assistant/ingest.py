@@ -11,38 +11,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from assistant.chunking import chunk_document
-from assistant.documents import Chunk, Document
+from assistant.documents import AddResult, Chunk, Document, Status, StoredDocument
 from assistant.embedding import embedding_text
-from assistant.loading import LoadError, discover, load_document
+from assistant.errors import LoadError, StoreBusy
+from assistant.loading import discover, load_document
 from assistant.locking import Waiting
 from assistant.settings import Settings
-from assistant.store import Store, StoreBusy, StoredDocument
+from assistant.store import Store
 
-Status = Literal["added", "unchanged", "replaced", "failed"]
 Progress = Callable[[int, int, str], None]
 """Called as progress(done, total, message) while chunks are embedded and stored."""
 
-
-@dataclass(frozen=True)
-class AddResult:
-    """The outcome of adding one file, as users see it in the CLI and the documents tab."""
-
-    path: str
-    doc_id: str | None
-    status: Status
-    reason: str = ""
-    title: str = ""
-    chunks: int = 0
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass

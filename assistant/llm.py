@@ -22,19 +22,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.answering import (
-    CONTEXT_CREDIT,
-    SIMILARITY_CAP,
-    SIMILARITY_WEIGHT,
-    VectorCache,
-    attach_marker,
-    injection_warnings,
-    joins_tightly,
-    refusal,
-    similarity_center,
-)
 from assistant.documents import Answer, Citation, Passage
-from assistant.followup import condense_with_llm
+from assistant.embedding import Embedder
+from assistant.errors import LLMConfigError, LLMFailure
+from assistant.evidence import CONTEXT_CREDIT, attach_marker, injection_warnings, joins_tightly, nudged, refusal
+from assistant.followup import standalone_query, user_turns
 from assistant.relevance import Text, analyze, coverage
 from assistant.settings import Settings
 from assistant.text import addressed_to_a_model, detect_language, sentence_spans
@@ -69,12 +61,6 @@ _SPECIFIC = re.compile(
 _FRAMING_END = (":", "：")
 
 
-class LLMConfigError(ValueError):
-    """The LLM settings are incomplete (no model name, no API key)."""
-
-
-class LLMFailure(RuntimeError):
-    """The model raised, returned nothing usable, or ran past settings.llm_timeout."""
 
 
 # --- building the model -------------------------------------------------------------------
@@ -185,6 +171,33 @@ def invoke_with_timeout(chat_model: Any, messages: Any, timeout: float) -> str:
     return _THINK.sub("", "".join(stream_with_timeout(chat_model, messages, timeout))).strip()
 
 
+CONDENSE_SYSTEM = (
+    "You rewrite the last question of a conversation into a standalone question that can be understood "
+    "without the conversation. Keep the language of the last question (English or Chinese). Replace pronouns "
+    "with what they refer to. Do not answer it. Output only the rewritten question on one line."
+)
+
+
+def condense_with_llm(chat_model: Any, question: str, history: Sequence[dict[str, Any]] | None,
+                      timeout: float) -> str:
+    """The model's standalone rewrite of ``question``; the heuristic rewrite when the model fails."""
+    fallback = standalone_query(question, history)
+    if not user_turns(history, question):
+        return question.strip()
+    lines = []
+    for message in list(history or ())[-6:]:
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            lines.append(f"{message.get('role', 'user')}: {message['content'][:600]}")
+    prompt = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question.strip()}\n\nStandalone question:"
+    try:
+        text = invoke_with_timeout(chat_model, [("system", CONDENSE_SYSTEM), ("human", prompt)], timeout)
+    except Exception as exc:  # any model failure falls back to the heuristic
+        log.warning("condensing the follow-up with the LLM failed (%s); using the heuristic rewrite", exc)
+        return fallback
+    rewritten = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return rewritten if 0 < len(rewritten) <= 500 else fallback
+
+
 # --- verification ----------------------------------------------------------------------------------
 
 
@@ -197,7 +210,7 @@ class Support:
     end: int
 
 
-def support(claim: str, passage: Passage, vectors: VectorCache, *, shortlist: int = 2) -> Support:
+def support(claim: str, passage: Passage, embedder: Embedder, *, shortlist: int = 2) -> Support:
     """Coverage of the claim's content words by the passage's best sentence, nudged by similarity.
 
     A number or month in the claim that is nowhere in the passage makes the support zero: invented
@@ -213,13 +226,12 @@ def support(claim: str, passage: Passage, vectors: VectorCache, *, shortlist: in
     context = Text.of(passage.text)
     scored = sorted(((coverage(question, Text.of(passage.text[a:b]), context, CONTEXT_CREDIT), a, b)
                      for a, b in spans), reverse=True)[:shortlist]
-    claim_vector = vectors.encode([claim], query=True)[0]
-    sentence_vectors = vectors.encode([passage.text[a:b] for _, a, b in scored])
+    claim_vector = embedder.encode([claim], query=True)[0]
+    sentence_vectors = embedder.encode([passage.text[a:b] for _, a, b in scored], cache=True)
     language = detect_language(claim)
     best = Support(-math.inf, *scored[0][1:])
     for (cov, a, b), vector in zip(scored, sentence_vectors, strict=True):
-        nudge = SIMILARITY_WEIGHT * (float(vector @ claim_vector) - similarity_center(language, passage.text[a:b]))
-        value = cov + max(-SIMILARITY_CAP, min(SIMILARITY_CAP, nudge))
+        value = nudged(cov, float(vector @ claim_vector), language, passage.text[a:b])
         if value > best.score:
             best = Support(value, a, b)
     return best
@@ -280,10 +292,10 @@ def _split(text: str, passages: int, warnings: list[str]) -> list[_Sentence]:
 class LLMAnswerer:
     """Generates with a chat model, then verifies; see the module docstring for the guarantees."""
 
-    def __init__(self, chat_model: Any, settings: Settings, vectors: VectorCache) -> None:
+    def __init__(self, chat_model: Any, settings: Settings, embedder: Embedder) -> None:
         self.model = chat_model
         self.settings = settings
-        self.vectors = vectors
+        self.embedder = embedder
 
     def condense(self, question: str, history: list[dict] | None) -> str:
         """The follow-up rewritten into a standalone question by the model (heuristic on failure)."""
@@ -339,7 +351,7 @@ class LLMAnswerer:
         if not sentence.cited:
             warnings.append(f"no citation, so not verified: {_short(sentence.text)}")
             return sentence.text + UNVERIFIED[language]
-        results = [(n, support(sentence.text, passages[n - 1], self.vectors)) for n in sentence.cited]
+        results = [(n, support(sentence.text, passages[n - 1], self.embedder)) for n in sentence.cited]
         good = [(n, s) for n, s in results if s.score >= SUPPORT_THRESHOLD]
         if not good:
             cited = ", ".join(f"[{n}]" for n in sentence.cited)
@@ -402,3 +414,20 @@ def _without_thinking(pieces: Iterator[str]) -> Iterator[str]:
                 buffer, inside = buffer[start + 7:], True
     if buffer and not inside:
         yield buffer
+
+
+def llm_answerer(settings: Settings, embedder: Embedder,
+                 chat_model: Any | None = None) -> tuple[LLMAnswerer | None, str]:
+    """The LLM answerer the settings ask for, and why none is used when they ask for one that cannot be built.
+
+    A configuration problem becomes a notice shown with every answer, not a crash: the extractive
+    answerer still works.
+    """
+    if chat_model is None and settings.llm_provider == "none":
+        return None, ""
+    try:
+        model = chat_model if chat_model is not None else make_chat_model(settings)
+    except LLMConfigError as exc:
+        log.warning("LLM answerer disabled: %s", exc)
+        return None, f"The LLM is not used: {exc}"
+    return LLMAnswerer(model, settings, embedder), ""

@@ -24,7 +24,7 @@ from typing import Any
 import chromadb
 from filelock import FileLock, Timeout
 
-from assistant.store import StoreBusy
+from assistant.errors import StoreBusy
 
 Waiting = Callable[[str], None]
 """Told once, in words, whom a write is waiting for (the CLI prints it, the web app shows it)."""

@@ -30,22 +30,20 @@ from typing import Any
 
 import numpy as np
 from chromadb.errors import ChromaError
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field
 
-from assistant.documents import Passage
+from assistant.documents import Passage, StoredDocument
+from assistant.errors import EmptyQuery, UnknownDocument
 from assistant.lexical import BM25Params, LexicalIndex
 from assistant.pointers import Profile, Scope, profile, resolve
 from assistant.relevance import answer_type, satisfies
 from assistant.settings import Settings
-from assistant.store import Store, StoredDocument, UnknownDocument, doc_id_of, passage_from
+from assistant.store import Store, doc_id_of, passage_from
 from assistant.text import detect_language
-
-
-class EmptyQuery(ValueError):
-    """A blank question: nothing to search for."""
 
 
 def build_where(store: Store, documents: Sequence[str] | None, where: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -574,12 +572,16 @@ class PolicyRetriever(BaseRetriever):
     ``Passage.to_dict()`` without the text (doc_id, title, chunk_id, start, end, page, heading,
     citation, score...). Build it with ``Assistant.as_retriever(k=..., documents=..., where=...)``
     or directly: ``PolicyRetriever(retriever=Retriever(store, settings), k=5)``.
+
+    ``k``, ``documents`` and ``where`` can also be given per call, to ``invoke`` and ``ainvoke``
+    alike (``retriever.invoke(query, k=1)``); a per-call value overrides the field for that call,
+    and ``k`` left unset everywhere means ``settings.top_k``.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     retriever: Retriever
-    k: int | None = None
+    k: int | None = Field(default=None, ge=1)
     documents: list[str] | None = None
     where: dict[str, Any] | None = None
 
@@ -587,9 +589,23 @@ class PolicyRetriever(BaseRetriever):
                                 k: int | None = None, documents: list[str] | None = None,
                                 where: dict[str, Any] | None = None) -> list[LCDocument]:
         """Per call, ``retriever.invoke(query, k=1, documents=[...], where={...})`` overrides the fields."""
-        passages = self.retriever.retrieve(query, k=k or self.k, documents=documents if documents is not None
-                                           else self.documents, where=where if where is not None else self.where)
+        if k is not None and k < 1:  # 0 would otherwise fall back to settings.top_k in Retriever.search
+            raise ValueError(f"k must be at least 1 (got {k!r})")
+        passages = self.retriever.retrieve(query, k=self.k if k is None else k,
+                                           documents=self.documents if documents is None else documents,
+                                           where=self.where if where is None else where)
         return [to_langchain(p) for p in passages]
+
+    async def _aget_relevant_documents(self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
+                                       k: int | None = None, documents: list[str] | None = None,
+                                       where: dict[str, Any] | None = None) -> list[LCDocument]:
+        """``ainvoke`` with the same per-call overrides; the (blocking) search runs in an executor thread.
+
+        LangChain's default would call ``_get_relevant_documents`` without the per-call arguments
+        (a TypeError when any is given).
+        """
+        return await run_in_executor(None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(),
+                                     k=k, documents=documents, where=where)
 
 
 def to_langchain(passage: Passage) -> LCDocument:

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant import ingest
-from assistant.documents import Answer, Passage
+from assistant.documents import AddResult, Answer, Passage, StoredDocument
 from assistant.embedding import Embedder, make_embedder
-from assistant.ingest import AddResult, Progress
+from assistant.ingest import Progress
 from assistant.locking import Waiting
 from assistant.relevance import cache_lexicon_in
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
-from assistant.store import Store, StoredDocument, require_writable
+from assistant.store import Store, require_writable
 
 
 class Assistant:
@@ -29,13 +29,15 @@ class Assistant:
     Args:
         settings: all configuration; ``Settings.load()`` (environment and optional file) when omitted.
         embedder: an already-built embedder to share between assistants (tests, benchmarks).
+        check_model: refuse a store indexed with another embedding model (off only to re-index it).
     """
 
-    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                 check_model: bool = True) -> None:
         self.settings = settings or Settings.load()
         cache_lexicon_in(self.settings.data_dir / "cache")
         self.embedder = embedder or make_embedder(self.settings)
-        self.store = Store(self.settings, self.embedder)
+        self.store = Store(self.settings, self.embedder, check_model=check_model)
         self.retriever = Retriever(self.store, self.settings)
         self._lock = threading.RLock()
         self._corpus_checked = False
@@ -62,6 +64,10 @@ class Assistant:
     def documents(self) -> list[StoredDocument]:
         self.ensure_corpus()
         return self.store.documents()
+
+    def document(self, doc_id: str) -> StoredDocument:
+        """One registry entry; raises UnknownDocument for an id the store does not hold."""
+        return self.store.get(doc_id)
 
     def reindex(self, progress: Progress | None = None, waiting: Waiting | None = None) -> int:
         """Rebuild all chunks and vectors from the stored texts (after a model or chunking change)."""
@@ -101,12 +107,32 @@ class Assistant:
         self.ensure_corpus()
         return PolicyRetriever(retriever=self.retriever, k=k, documents=documents, where=where)
 
+    def as_vectorstore(self) -> Any:
+        """The chunk collection as a LangChain ``VectorStore`` (langchain-chroma), for reading from anyone's chain.
+
+        Searches see the chunks ``add`` stored, under the same embedder. Add and remove documents
+        through the Assistant: the wrapper's own writes would bypass the registry, the write lock and
+        the keyword index.
+        """
+        from langchain_chroma import Chroma
+
+        self.ensure_corpus()
+        self.store.revision()  # follow a reindex done here or by another process
+        return Chroma(client=self.store.client, collection_name=self.store.chunks_name,
+                      embedding_function=self.embedder, create_collection_if_not_exists=False)
+
     @cached_property
     def answerer(self) -> Any:
         """Built on first question, so adding documents never pays for the answering stack."""
         from assistant.answering import Answerer
 
-        return Answerer(self.settings, self.embedder, self._retrieve_for_answer, scope=self.retriever.scope)
+        llm, problem = None, ""
+        if self.settings.llm_provider != "none":
+            from assistant.llm import llm_answerer  # the LLM stack is imported only when one is configured
+
+            llm, problem = llm_answerer(self.settings, self.embedder)
+        return Answerer(self.settings, self.embedder, self._retrieve_for_answer, scope=self.retriever.scope,
+                        llm=llm, llm_problem=problem)
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (Chinese segmenter, dictionary, keyword index)."""

@@ -37,7 +37,6 @@ from common import ROOT, machine_facts, obliqa_questions, save_result, store_set
 from assistant.answering import (
     DEFAULT_REFUSAL_THRESHOLD,
     Answerer,
-    VectorCache,
     candidates,
     score,
 )
@@ -135,13 +134,12 @@ def split(labelled: dict[str, Any], part: str) -> dict[str, Any]:
 
 def calibrate(assistant: Assistant, labelled: dict[str, Any]) -> dict[str, Any]:
     """Best relevance per question (threshold ignored), the margin between the classes, and the midpoint."""
-    vectors = VectorCache(assistant.embedder)
     best: dict[str, list[tuple[float, str]]] = {"answerable": [], "unanswerable": []}
     for kind in best:
         for item in labelled[kind]:
             passages = assistant.retrieve(item["question"], k=8)
             weighted, found = candidates(analyze(item["question"]), passages)
-            ranked = score(weighted, found, vectors, item["question"], threshold=-math.inf, embed_all=True)
+            ranked = score(weighted, found, assistant.embedder, item["question"], threshold=-math.inf, embed_all=True)
             best[kind].append((ranked[0].relevance if ranked else -math.inf, item["id"]))
     lowest = min(best["answerable"])
     highest = max(best["unanswerable"])

@@ -33,11 +33,13 @@ from common import (
     machine_facts,
     mode_server,
     obliqa_questions,
-    percentile,
     save_result,
+    stop_process,
     store_env,
     store_settings,
 )
+
+from assistant.evaluation import percentile
 
 
 def cli_once(env: dict[str, str], question: str) -> float:
@@ -76,11 +78,7 @@ def web_once(env: dict[str, str], question: str, timeout: float = 300) -> tuple[
                 time.sleep(0.25)
         raise SystemExit(f"the web app gave no answer within {timeout:.0f}s")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def run(size: int, mode: str, server: tuple[str, int, int] | None, args: argparse.Namespace) -> dict:

@@ -1,7 +1,12 @@
-"""Shared pieces of the benchmark scripts: paths, machine facts, percentiles, ObliQA data, a Chroma server.
+"""Shared pieces of the benchmark scripts: paths, machine facts, latency summaries, ObliQA data, Chroma servers.
 
 Nothing here is timed; the scripts that import it are. Big generated data goes under bench/out/
 (gitignored): cached vectors, benchmark stores, the benchmark Chroma server's folder, JSON results.
+
+Two things are not defined here but shared, so that there is one of each: percentiles come from
+``assistant.evaluation.percentile`` (what ``assistant eval`` reports), and free ports, waiting for
+HTTP, stopping a process and the `chroma run` server from tests/servers.py, which the test suite
+uses too (its docstring says why it lives there); they are re-exported below for the scripts.
 """
 
 from __future__ import annotations
@@ -10,12 +15,8 @@ import contextlib
 import json
 import os
 import platform
-import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +24,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.servers import chroma_server as chroma_server  # noqa: E402 - re-exported; needs ROOT on sys.path
+from tests.servers import free_port as free_port  # noqa: E402
+from tests.servers import stop_process as stop_process  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 RESULTS = OUT / "results"
@@ -55,20 +60,15 @@ def machine_facts() -> dict[str, Any]:
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of ``values``; NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
-    """p50/p95/mean/max in milliseconds of a list of durations in seconds."""
+    """p50/p95/mean/max in milliseconds of a list of durations in seconds (NaN figures when empty)."""
+    from assistant.evaluation import percentile  # here, not above: run_suite.py needs no `assistant` loaded
+
     ms = [s * 1000 for s in seconds]
+    if not ms:
+        return {"n": 0, "p50_ms": float("nan"), "p95_ms": float("nan"), "mean_ms": float("nan"), "max_ms": 0}
     return {"n": len(ms), "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
-            "mean_ms": round(sum(ms) / len(ms), 1) if ms else float("nan"), "max_ms": round(max(ms), 1) if ms else 0}
+            "mean_ms": round(sum(ms) / len(ms), 1), "max_ms": round(max(ms), 1)}
 
 
 def save_result(name: str, result: dict[str, Any]) -> Path:
@@ -80,22 +80,23 @@ def save_result(name: str, result: dict[str, Any]) -> Path:
     return path
 
 
-def rss_mb(pid: int | None = None) -> float:
-    """Current resident set size of a process, in MB (from /proc)."""
+def _status_mb(field: str, pid: int | None) -> float:
+    """A memory figure (``field``, in kB) of /proc/PID/status, in MB; 0.0 when absent."""
     status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
     for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Current resident set size of a process, in MB (from /proc)."""
+    return _status_mb("VmRSS", pid)
 
 
 def peak_rss_mb(pid: int | None = None) -> float:
     """Peak resident set size (VmHWM) of a process, in MB."""
-    status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    return _status_mb("VmHWM", pid)
 
 
 def cpu_seconds(pid: int | None = None) -> float:
@@ -134,46 +135,6 @@ def obliqa_questions(split: str = "test", limit: int | None = None, offset: int 
 
 
 # --- stores and the Chroma server --------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_http(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"nothing answered at {url} within {timeout:.0f}s")
-
-
-@contextlib.contextmanager
-def chroma_server(path: Path = SERVER_DIR, port: int | None = None) -> Iterator[tuple[str, int, int]]:
-    """A `chroma run` server on loopback over ``path``; yields (host, port, pid) and stops it afterwards."""
-    exe = shutil.which("chroma")
-    if not exe:
-        raise SystemExit("the `chroma` command is not on PATH")
-    path.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    log = (path / "server.log").open("a")
-    proc = subprocess.Popen([exe, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat")
-        yield "127.0.0.1", port, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
 
 @contextlib.contextmanager
 def mode_server(mode: str) -> Iterator[tuple[str, int, int] | None]:

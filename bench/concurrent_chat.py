@@ -33,6 +33,7 @@ from common import (
     obliqa_questions,
     peak_rss_mb,
     save_result,
+    stop_process,
     store_env,
     store_settings,
     summary_ms,
@@ -117,11 +118,7 @@ def run(size: int, mode: str, server: tuple[str, int, int] | None, args: argpars
         web_peak = peak_rss_mb(proc.pid)
         cpu = {"web": cpu_seconds(proc.pid) - cpu_before["web"], "clients": cpu_seconds() - cpu_before["clients"]}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
     return {"size": size, "mode": mode, "users": args.users, "seconds": args.seconds, "think_s": args.think,
             "wall_s": round(wall, 1), "requests": len(latencies), "errors": len(errors),
             "error_examples": sorted(set(errors))[:5], "throughput_per_s": round(len(latencies) / wall, 2),

@@ -48,9 +48,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, STORES, machine_facts, save_result
 
-from assistant.answering import FRAMING, REFUSAL, Answerer
+from assistant.answering import FRAMING, Answerer
 from assistant.documents import Answer, Passage
 from assistant.embedding import embedding_text
+from assistant.evidence import REFUSAL
 from assistant.lexical import tokenize
 from assistant.relevance import analyze, answer_type, satisfies
 from assistant.retrieval import order, rrf

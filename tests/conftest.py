@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -29,6 +25,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from assistant.embedding import Embedder, make_embedder
 from assistant.service import Assistant
 from assistant.settings import Settings
+from tests.servers import chroma_server as start_chroma_server  # tests/servers.py: shared with bench/
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"  # committed texts, so that a clone without ../shared tests itself (SOURCES.md)
@@ -207,21 +205,6 @@ def synthetic_document(name: str, paragraphs: int) -> tuple[Any, list[Any], np.n
     return document, chunks, HashedEmbedder().encode(lines)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    """Terminate a server the tests started, killing it if it does not stop in time."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @contextmanager
 def running_app(data_dir: Path, embedder: Embedder, **overrides: Any) -> Iterator[tuple[str, Assistant]]:
     """The real web app on a free loopback port, over a fresh embedded store holding the shipped corpus."""
@@ -236,17 +219,6 @@ def running_app(data_dir: Path, embedder: Embedder, **overrides: Any) -> Iterato
         yield f"http://127.0.0.1:{port}/", assistant
     finally:
         app.close()
-
-
-def wait_for_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"nothing answered at {url} within {timeout:.0f}s")
 
 
 class MemoEmbedder(Embedder):
@@ -280,19 +252,8 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixt
                   ) -> Iterator[tuple[str, int]]:
     """A real Chroma server on loopback, started and stopped by the tests themselves."""
     require_marker(request, "server")
-    exe = shutil.which("chroma")
-    assert exe, "the `chroma` command (from the chromadb package) is not on PATH"
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path / "server.log", "w")  # noqa: SIM115 - closed after the session
-    proc = subprocess.Popen([exe, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/api/v2/heartbeat")
-        yield "127.0.0.1", port
-    finally:
-        stop_process(proc)
-        log.close()
+    with start_chroma_server(tmp_path_factory.mktemp("chroma-server")) as (host, port, _pid):
+        yield host, port
 
 
 @pytest.fixture(params=["embedded", "server"])

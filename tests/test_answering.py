@@ -10,7 +10,6 @@ import pytest
 
 from assistant.answering import (
     DEFAULT_REFUSAL_THRESHOLD,
-    REFUSAL,
     Answerer,
     Candidate,
     compose,
@@ -21,7 +20,9 @@ from assistant.answering import (
 )
 from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder
+from assistant.errors import EmptyQuery, UnknownDocument
 from assistant.evaluation import labelled_answer_correct, labelled_passage
+from assistant.evidence import REFUSAL
 from assistant.relevance import (
     LENGTH,
     MEASURE,
@@ -36,10 +37,8 @@ from assistant.relevance import (
     segment,
     with_salience,
 )
-from assistant.retrieval import EmptyQuery
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.store import UnknownDocument
 from tests.conftest import CORPUS, YANGTZE_LAW
 
 QUESTIONS = json.loads((Path(__file__).parent / "data" / "shipped_corpus_questions.json").read_text("utf-8"))
@@ -409,11 +408,3 @@ def test_law_corpus_still_refuses_what_it_does_not_say(law_assistant: Assistant)
         assert not ans.ask(question).grounded, question
     mixed = ans.ask(MODEL_CITY)
     assert mixed.grounded and "2035" in mixed.text
-
-
-def test_chinese_quotes_run_on_without_spaces_even_after_a_trimmed_start():
-    from assistant.answering import joins_tightly
-
-    assert joins_tightly("…砂石。[1]", "…收购、销售砂石。")
-    assert joins_tightly("砂石。[1]", "「禁止」捕捞。")
-    assert not joins_tightly("by 2035. [1]", "…the plenary session.")

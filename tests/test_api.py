@@ -50,8 +50,7 @@ def test_documents_filter_and_where_filter(make_assistant):
 
 
 def test_unknown_document_ids_and_empty_queries_are_errors(corpus_assistant):
-    from assistant.retrieval import EmptyQuery
-    from assistant.store import UnknownDocument
+    from assistant.errors import EmptyQuery, UnknownDocument
 
     with pytest.raises(UnknownDocument, match="nope"):
         corpus_assistant.retrieve("Yangtze", documents=["nope"])
@@ -68,8 +67,8 @@ def test_law_articles_are_cited_by_article_number(make_assistant):
 
 
 def test_a_read_only_assistant_refuses_every_write_and_changes_nothing(corpus_assistant, tmp_path):
+    from assistant.errors import ReadOnlyStore
     from assistant.service import Assistant
-    from assistant.store import ReadOnlyStore
 
     settings = corpus_assistant.settings.model_copy(update={"read_only": True})
     reader = Assistant(settings, embedder=corpus_assistant.embedder)
@@ -87,3 +86,15 @@ def test_a_read_only_assistant_refuses_every_write_and_changes_nothing(corpus_as
 def test_a_read_only_assistant_on_an_empty_store_does_not_index_the_corpus(make_assistant):
     reader = make_assistant(read_only=True, auto_index_corpus=True)
     assert reader.documents() == [] and reader.store.count_chunks() == 0
+
+
+def test_the_chunks_are_a_langchain_vectorstore_under_the_same_embedder(corpus_assistant):
+    """LangChain users read the same chunks through langchain-chroma; its hits are the dense search's."""
+    store = corpus_assistant.as_vectorstore()
+    question = "By what year will Yichang become a model city for the protection of the Yangtze River?"
+    hits = store.similarity_search(question, k=3)
+    dense = corpus_assistant.retrieve(question, k=3, where=None)
+    assert len(hits) == 3 and all(h.metadata["doc_id"] for h in hits)
+    assert hits[0].page_content in {p.text for p in corpus_assistant.store.get_chunks()}
+    assert "2035" in " ".join(h.page_content for h in hits)
+    assert {h.id for h in hits} & {p.chunk_id for p in dense}

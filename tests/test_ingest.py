@@ -70,7 +70,7 @@ def test_changed_file_from_same_source_replaces_its_chunks(make_assistant, tmp_p
 
 
 def test_remove_deletes_every_chunk_and_unknown_id_is_an_error(make_assistant):
-    from assistant.store import UnknownDocument
+    from assistant.errors import UnknownDocument
 
     assistant = make_assistant()
     added = assistant.add(CORPUS, YANGTZE_LAW)
@@ -210,9 +210,10 @@ def test_first_use_of_an_empty_store_indexes_the_shipped_corpus(make_assistant):
 
 def test_reindex_rebuilds_from_stored_texts_with_another_model(make_assistant, make_settings, tmp_path):
     from assistant.embedding import SentenceTransformerEmbedder
+    from assistant.errors import EmbeddingMismatch
     from assistant.ingest import reindex
     from assistant.service import Assistant
-    from assistant.store import EmbeddingMismatch, Store
+    from assistant.store import Store
 
     assistant = make_assistant()
     source = tmp_path / "gone.txt"

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistant.answering import REFUSAL, frame, source_label
+from assistant.answering import frame, source_label
 from assistant.embedding import Embedder
+from assistant.evidence import REFUSAL
 from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.conftest import LAWS, REPORTS

@@ -21,15 +21,18 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import SecretStr
 
-from assistant.answering import CANDIDATE_PASSAGES, REFUSAL, Answerer
+from assistant.answering import CANDIDATE_PASSAGES, Answerer
 from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder
+from assistant.errors import LLMConfigError
+from assistant.evidence import REFUSAL
 from assistant.llm import (
     NOT_IN_CORPUS,
     SUPPORT_THRESHOLD,
     UNVERIFIED,
-    LLMConfigError,
+    LLMAnswerer,
     build_messages,
+    llm_answerer,
     make_chat_model,
     support,
 )
@@ -69,7 +72,8 @@ def answer_with(assistant: Assistant, reply: str | BaseChatModel, question: str 
                 **overrides: Any) -> tuple[list[str], Answer]:
     settings = assistant.settings.model_copy(update=overrides) if overrides else assistant.settings
     model = scripted(reply) if isinstance(reply, str) else reply
-    items = list(Answerer(settings, assistant.embedder, assistant.retrieve, chat_model=model).stream(question))
+    items = list(Answerer(settings, assistant.embedder, assistant.retrieve,
+        llm=LLMAnswerer(model, settings, assistant.embedder)).stream(question))
     final = items[-1]
     assert isinstance(final, Answer) and all(isinstance(i, str) for i in items[:-1])
     return [str(i) for i in items[:-1]], final
@@ -114,11 +118,17 @@ def test_incomplete_llm_settings_are_clear_errors(monkeypatch: pytest.MonkeyPatc
         make_chat_model(Settings(data_dir=tmp_path, llm_provider="openai", llm_model="gpt-4o-mini"))
 
 
+def _configured(settings: Settings, shipped: Assistant) -> Answerer:
+    """An answerer with the LLM the settings describe, built as the service builds it."""
+    llm, problem = llm_answerer(settings, shipped.embedder)
+    return Answerer(settings, shipped.embedder, shipped.retrieve, llm=llm, llm_problem=problem)
+
+
 def test_misconfigured_llm_degrades_to_the_extractive_answer_with_a_warning(shipped: Assistant,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     settings = shipped.settings.model_copy(update={"llm_provider": "openai", "llm_model": None})
-    answer = Answerer(settings, shipped.embedder, shipped.retrieve).ask(QUESTION)
+    answer = _configured(settings, shipped).ask(QUESTION)
     assert answer.mode == "extractive" and answer.grounded and "2035" in answer.text
     assert any("LLM is not used" in w and "ASSISTANT_LLM_MODEL" in w for w in answer.warnings)
 
@@ -333,7 +343,7 @@ def test_real_openai_client_against_a_closed_port_falls_back(shipped: Assistant)
     settings = shipped.settings.model_copy(update={"llm_provider": "openai", "llm_model": "gpt-4o-mini",
                                                    "llm_base_url": f"http://127.0.0.1:{port}/v1",
                                                    "llm_api_key": SecretStr("sk-test"), "llm_timeout": 5.0})
-    answer = Answerer(settings, shipped.embedder, shipped.retrieve).ask(QUESTION)
+    answer = _configured(settings, shipped).ask(QUESTION)
     assert answer.mode == "extractive" and "2035" in answer.text
     assert any("LLM failed" in w for w in answer.warnings)
 
@@ -360,7 +370,7 @@ def test_real_openai_client_against_a_silent_server_times_out(shipped: Assistant
             "llm_provider": "openai", "llm_model": "gpt-4o-mini", "llm_api_key": SecretStr("sk-test"),
             "llm_timeout": 1.5, "llm_base_url": f"http://127.0.0.1:{server.getsockname()[1]}/v1"})
         started = time.monotonic()
-        answer = Answerer(settings, shipped.embedder, shipped.retrieve).ask(QUESTION)
+        answer = _configured(settings, shipped).ask(QUESTION)
         assert time.monotonic() - started < 15
         assert answer.mode == "extractive" and "2035" in answer.text
         assert any("LLM failed" in w for w in answer.warnings)
@@ -381,7 +391,8 @@ def test_follow_ups_are_condensed_by_the_llm_when_configured(shipped: Assistant)
                                       AIMessage(content=f"It is to be basically built by 2035. [{key}]")]))
     history = [{"role": "user", "content": "Which session proposed the model city?"},
                {"role": "assistant", "content": "The Third Plenary Session [1]"}]
-    answer = Answerer(shipped.settings, shipped.embedder, shipped.retrieve, chat_model=model).ask(
+    answer = Answerer(shipped.settings, shipped.embedder, shipped.retrieve,
+        llm=LLMAnswerer(model, shipped.settings, shipped.embedder)).ask(
         "and by when?", history=history)
     assert answer.query == "When will the model city be basically built?"
     assert answer.mode == "llm" and "2035" in answer.text
@@ -420,11 +431,8 @@ FABRICATED = [
 
 
 def _best_support(assistant: Assistant, claim: str, paragraph: int) -> float:
-    from assistant.answering import VectorCache
-
-    vectors = VectorCache(assistant.embedder)
     passages = [p for p in assistant.store.get_chunks() if p.paragraph == paragraph]
-    return max(support(claim, p, vectors).score for p in passages)
+    return max(support(claim, p, assistant.embedder).score for p in passages)
 
 
 def test_support_threshold_separates_paraphrases_from_fabrications(shipped: Assistant) -> None:

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
 from assistant.documents import Document
-from assistant.loading import SUPPORTED_SUFFIXES, LoadError, discover, load_document
+from assistant.errors import LoadError
+from assistant.loading import SUPPORTED_SUFFIXES, discover, load_document
 from tests.conftest import DOCX_CONTENT_TYPES, MB, YANGTZE_LAW, seed_text_file, zip_of_zeros, zip_with_members
 
 # --------------------------------------------------------------------------- helpers

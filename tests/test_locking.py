@@ -10,10 +10,11 @@ import time
 
 import pytest
 
+from assistant.errors import StoreBusy
 from assistant.locking import LocalWriteLock, ServerWriteLock
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.store import StoreBusy, make_client
+from assistant.store import make_client
 from tests.conftest import ROOT, TOPICS, child_env, hold_in_other_process, note, searchable_in_a_new_process
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.errors import UnknownDocument
 from assistant.relevance import answer_type, satisfies
 from assistant.retrieval import (
     EmptyQuery,
@@ -24,7 +25,6 @@ from assistant.retrieval import (
 )
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.store import UnknownDocument
 from tests.conftest import COMMENTARY, CORPUS, LAWS, YANGTZE_LAW
 
 MODEL_CITY_QUESTION = "By what year will the model city be built?"

@@ -25,7 +25,8 @@ from assistant.embedding import Embedder
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import chunk_id
-from tests.conftest import CORPUS, ROOT, free_port, wait_for_http
+from tests.conftest import CORPUS, ROOT
+from tests.servers import free_port, stop_process, wait_for_http
 
 NOTICE = """# Qingxi harbour lantern ferry
 
@@ -123,11 +124,7 @@ def web_app(chroma_server: tuple[str, int], tmp_path: Path) -> Iterator[tuple[st
         wait_for_http(f"http://127.0.0.1:{port}/", timeout=240)
         yield f"http://127.0.0.1:{port}/", settings
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 
@@ -231,13 +228,13 @@ def test_a_killed_add_can_be_rerun_without_duplicates(sig, make_settings, embedd
 
 def test_large_reads_are_paged_and_return_every_chunk_once(make_assistant, monkeypatch):
     """An unbounded read of a 100k-chunk collection fails in embedded Chroma; reads go in pages."""
-    from assistant import store as store_module
+    from assistant.store import records
     from tests.conftest import YANGTZE_LAW
 
     assistant = make_assistant()
     assistant.add(CORPUS, YANGTZE_LAW)
     expected = assistant.store.count_chunks()
-    monkeypatch.setattr(store_module, "READ_PAGE", 7)
+    monkeypatch.setattr(records, "READ_PAGE", 7)
     every = assistant.store.get_chunks()
     assert len(every) == len({p.chunk_id for p in every}) == expected > 7 * 3
     law = next(d for d in assistant.documents() if d.language == "zh")

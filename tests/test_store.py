@@ -10,7 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from assistant.store import EmbeddingMismatch, Store, chunk_id, doc_id_of
+from assistant.errors import EmbeddingMismatch
+from assistant.store import Store, chunk_id, doc_id_of
 from tests.conftest import (
     CORPUS,
     ROOT,
@@ -108,8 +109,8 @@ def test_document_round_trips_through_the_registry(corpus_assistant):
 
 def test_unreachable_server_is_a_clear_error(tmp_path):
     from assistant.embedding import make_embedder
+    from assistant.errors import StoreError
     from assistant.settings import Settings
-    from assistant.store import StoreError
     from tests.conftest import free_port
 
     settings = Settings(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port())
@@ -120,9 +121,9 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
 def test_a_stamp_this_process_already_saw_never_reopens_the_client(tmp_path):
     """A reader that read the stamp just before this process's own write must not take it for news."""
     from assistant.settings import Settings
-    from assistant.store import _Connection
+    from assistant.store.connection import Connection
 
-    connection = _Connection(Settings(data_dir=tmp_path))
+    connection = Connection(Settings(data_dir=tmp_path))
     connection.observe("docs", "e/1")  # the state the view was opened at
     connection.note("docs", "e/2")  # this process's own write
     for stamp in ("e/1", "e/2"):

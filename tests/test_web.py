@@ -658,7 +658,7 @@ def test_an_upload_says_whom_it_waits_for_while_another_process_writes(tmp_path:
 
 
 def test_documents_table_escapes_titles_and_hides_delete_from_non_admins() -> None:
-    from assistant.store import StoredDocument
+    from assistant.documents import StoredDocument
 
     doc = StoredDocument("abc", "<img src=x onerror=alert(1)>", "evil.md", "en", 2, "2025-01-01T00:00:00", "h", {})
     assert "<img" not in render_documents([doc], manage=True)

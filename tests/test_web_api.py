@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, free_port, remove_by_source, running_app, stop_process, wait_for_http
+from conftest import ROOT, remove_by_source, running_app
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
@@ -24,6 +24,7 @@ from assistant.embedding import Embedder
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.web import READ_ONLY_NOTE, safe_source_name
+from tests.servers import free_port, stop_process, wait_for_http
 
 QUESTION = "By what year will the model city be built?"
 
