@@ -68,7 +68,37 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not docs:
         print("no documents; add some with `assistant add PATH`")
     for d in docs:
-        print(f"{d.doc_id}  {d.language}  {d.chunks:5d} chunks  {d.added_at}  {d.title[:60]}  ({d.source})")
+        date, kind = str(d.metadata.get("date") or "-"), str(d.metadata.get("kind") or "-")
+        print(f"{d.doc_id}  {d.language}  {date:10}  {kind:11}  {d.chunks:5d} chunks  {d.title[:60]}  ({d.source})")
+    return EXIT_OK
+
+
+META_FIELDS = ("title", "date", "year", "kind", "issuer", "promulgated", "revised", "effective")
+
+
+def cmd_meta(args: argparse.Namespace) -> int:
+    """Show a document's date, kind, issuer... and where each was read; with options, correct them."""
+    assistant = _assistant(args)
+    given = {"date": args.date, "kind": args.kind, "issuer": args.issuer, "title": args.title,
+             "promulgated": args.promulgated, "effective": args.effective}
+    if any(v is not None for v in given.values()) or args.reset:
+        stored = assistant.correct(args.doc_id, **given, reset=args.reset or (), waiting=_tell_waiting)
+    else:
+        stored = assistant.document(args.doc_id)
+    if args.json:
+        print(json.dumps(stored.to_dict(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    provenance = stored.metadata.get("provenance") or {}
+    print(f"{stored.doc_id}  ({stored.source})")
+    for field in META_FIELDS:
+        value = stored.title if field == "title" else stored.metadata.get(field)
+        if value in (None, ""):
+            continue
+        origin = provenance.get(field) or {}
+        where = f"from {origin.get('from')}" if origin.get("from") else ""
+        if origin.get("evidence"):
+            where += f": {' '.join(str(origin['evidence']).split())[:80]}"
+        print(f"  {field:12} {value}" + (f"   ({where})" if where else ""))
     return EXIT_OK
 
 
@@ -78,8 +108,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The document filters given on the command line, as keyword arguments of retrieve and ask."""
+    return {"since": args.since, "until": args.until, "kind": args.kind or None, "issuer": args.issuer,
+            "language": args.language}
+
+
 def cmd_search(args: argparse.Namespace) -> int:
-    passages = _assistant(args).retrieve(args.query, k=args.k, documents=args.document or None)
+    passages = _assistant(args).retrieve(args.query, k=args.k, documents=args.document or None, **_filters(args))
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -99,9 +135,18 @@ def _print_passage(rank: int, p: Passage) -> None:
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.answering import format_answer
 
-    answer = _assistant(args).ask(args.question, documents=args.document or None)
+    if args.export and not args.across:
+        print("error: --export writes the rows of an answer across documents; add --across", file=sys.stderr)
+        return EXIT_USAGE
+    answer = _assistant(args).ask(args.question, documents=args.document or None, across=args.across,
+                                  **_filters(args))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    elif args.export:
+        from assistant.across import rows_to_csv, rows_to_markdown
+
+        export = rows_to_csv if args.export == "csv" else rows_to_markdown
+        print(export(answer.rows, answer.language), end="")
     else:
         print(format_answer(answer))
     return EXIT_OK
@@ -137,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="data folder (default: $ASSISTANT_DATA_DIR or ./data)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("add", help="add files or folders (.txt .md .pdf .docx .html)")
+    p = sub.add_parser("add", help="add files or folders (.txt .md .pdf .docx .html .png .jpg .tif)")
     p.add_argument("paths", nargs="+")
     p.set_defaults(func=cmd_add)
 
@@ -149,16 +194,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_id")
     p.set_defaults(func=cmd_remove)
 
+    p = sub.add_parser("meta", help="show a document's date, kind and issuer (and where each was read); correct them")
+    p.add_argument("doc_id")
+    p.add_argument("--date", help="the date of this version: 2024, 2024-03 or 2024-03-05")
+    p.add_argument("--kind", help="law, regulation, work report, speech, commentary, notice or other")
+    p.add_argument("--issuer", help="who issued it (国务院, Yichang Municipal Party Committee...)")
+    p.add_argument("--title", help="the document's title")
+    p.add_argument("--promulgated", help="when it was promulgated (a date, as --date)")
+    p.add_argument("--effective", help="when it took effect (a date, as --date)")
+    p.add_argument("--reset", action="append", choices=("date", "kind", "issuer", "title", "promulgated", "effective"),
+                   help="drop an earlier correction of this field: the value read from the document comes back")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_meta)
+
     p = sub.add_parser("search", help="show the passages most relevant to a query")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5, help="number of passages")
     p.add_argument("--document", action="append", help="restrict to this doc id (repeatable)")
+    _filter_arguments(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
     p.add_argument("--document", action="append", help="answer only from this doc id (repeatable)")
+    _filter_arguments(p)
+    p.add_argument("--across", action="store_true",
+                   help="one cited sentence (and the figure it states) per matching document, in date order")
+    p.add_argument("--export", choices=("md", "csv"), help="with --across: print the rows as a Markdown table or CSV")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 
@@ -178,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reindex", help="rebuild all chunks and vectors from the stored texts")
     p.set_defaults(func=cmd_reindex)
     return parser
+
+
+def _filter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", help="documents dated from then on: 2020, 2020-03 or 2020-03-05")
+    parser.add_argument("--until", help="documents dated up to then (inclusive), as --since")
+    parser.add_argument("--kind", action="append",
+                        help="documents of this kind (repeatable): law, regulation, work report, speech, commentary, "
+                             "notice, other")
+    parser.add_argument("--issuer", help="documents whose issuer contains this")
+    parser.add_argument("--language", choices=("zh", "en"), help="documents in this language")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

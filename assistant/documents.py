@@ -75,16 +75,23 @@ class Passage:
     paragraph: int | None = None
     heading: str = ""
     language: str = ""
+    ocr: bool = False  # some of the text was read by OCR from a scanned page or image, and may misread it
+    date: str = ""  # the document's date at its stated precision ("2024", "2024-03-05"); "" when unknown
+    kind: str = ""  # law, regulation, work report, speech, commentary, notice or other (assistant.metadata)
 
     def cite(self) -> str:
-        """A human citation label: the law's article for structured texts, else page or paragraph."""
+        """A human citation label: the law's article for structured texts, else page or paragraph.
+
+        Text read by OCR says so, with its page ("p. 3, OCR"), so a reader knows to check the scan.
+        """
         if self.heading:
             parts = [p for p in self.heading.split(" > ") if p]
             article = parts[-1] if parts else ""
             if article and article != self.title:
-                return f"{self.title} {article}" if self.language == "zh" else f"{self.title}, {article}"
+                cited = f"{self.title} {article}" if self.language == "zh" else f"{self.title}, {article}"
+                return f"{cited} (p. {self.page}, OCR)" if self.ocr and self.page is not None else cited
         if self.page is not None:
-            return f"{self.title}, p. {self.page}"
+            return f"{self.title}, p. {self.page}{', OCR' if self.ocr else ''}"
         if self.paragraph is not None:
             return f"{self.title}, ¶{self.paragraph}"
         return self.title
@@ -116,6 +123,7 @@ class Citation:
             "doc_id": self.passage.doc_id,
             "title": self.passage.title,
             "citation": self.passage.cite(),
+            "date": self.passage.date,
             "quote": self.quote,
             "text": self.passage.text,
             "start": self.start,
@@ -141,9 +149,11 @@ class Answer:
     mode: str = "extractive"  # or "llm"
     language: str = "en"
     warnings: tuple[str, ...] = ()  # e.g. LLM sentences that failed verification
+    across: bool = False  # an across-documents answer: ``rows`` holds one row per matching document
+    rows: tuple[Row, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "answer": self.text,
             "grounded": self.grounded,
             "citations": [c.to_dict() for c in self.citations],
@@ -152,6 +162,66 @@ class Answer:
             "mode": self.mode,
             "language": self.language,
             "warnings": list(self.warnings),
+        }
+        if self.across:
+            data.update(across=True, rows=[r.to_dict() for r in self.rows])
+        return data
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as a quote states it: its exact words, its value (or range) and unit, and its qualifier.
+
+    A range keeps both ends (6.5%－7% is low 6.5, high 7) and is never averaged; ``qualifier`` is the
+    word that bounds the figure (左右 about, 以上 at least, 以内 at most), "" when there is none.
+    """
+
+    text: str
+    low: float
+    high: float
+    unit: str
+    qualifier: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One document's line in an across-documents answer: its best cited sentence, or "not stated".
+
+    ``citation`` is None when the document does not address the question; ``figure`` is None when
+    the quote (or the question) holds no figure of the kind asked for. Nothing is ever filled in.
+    """
+
+    doc_id: str
+    title: str
+    date: str  # "" when the document's date is unknown
+    kind: str
+    citation: Citation | None = None
+    figure: Figure | None = None
+
+    @property
+    def stated(self) -> bool:
+        return self.citation is not None
+
+    @property
+    def quote(self) -> str:
+        return self.citation.quote if self.citation else ""
+
+    @property
+    def label(self) -> str:
+        """The citation label ("2024年…政府工作报告, ¶38", "长江河道采砂管理条例 第十八条"), or the title."""
+        return self.citation.passage.cite() if self.citation else self.title
+
+    def to_dict(self) -> dict[str, Any]:
+        citation = self.citation
+        return {
+            "doc_id": self.doc_id, "title": self.title, "date": self.date, "kind": self.kind,
+            "stated": self.stated, "quote": self.quote, "citation": self.label,
+            "marker": citation.marker if citation else None,
+            "start": citation.start if citation else None, "end": citation.end if citation else None,
+            "figure": self.figure.to_dict() if self.figure else None,
         }
 
 

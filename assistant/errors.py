@@ -46,12 +46,21 @@ class LoadError(Exception):
         return (type(self), (self.path, self.reason))
 
 
+class FetchError(LoadError):
+    """A URL that cannot become a Document: refused (scheme, credentials, a private address, a limit) or failed
+    to download; ``path`` is the URL and ``reason`` names why, so it reads like a file that cannot be loaded."""
+
+
 class EmbeddingUnavailable(RuntimeError):
     """The configured embedding model cannot be loaded on this machine."""
 
 
 class EmptyQuery(ValueError):
     """A blank question: nothing to search for."""
+
+
+class InvalidMetadata(ValueError):
+    """A date, kind, language or field name that cannot be read (a filter or a correction); nothing was changed."""
 
 
 class LLMConfigError(ValueError):
@@ -67,4 +76,5 @@ class EvalError(ValueError):
 
 
 # What a user's command or click can end in; the CLI and the web app report these and carry on.
-USER_ERRORS: tuple[type[Exception], ...] = (StoreError, EmptyQuery, EmbeddingUnavailable, LLMConfigError)
+USER_ERRORS: tuple[type[Exception], ...] = (StoreError, EmptyQuery, EmbeddingUnavailable, LLMConfigError,
+                                            InvalidMetadata)

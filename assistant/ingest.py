@@ -20,14 +20,15 @@ from assistant.chunking import chunk_document
 from assistant.documents import AddResult, Chunk, Document, Status, StoredDocument
 from assistant.embedding import embedding_text
 from assistant.errors import LoadError, StoreBusy
-from assistant.loading import discover, load_document
+from assistant.loading import OcrOptions, discover, load_document
 from assistant.locking import Waiting
+from assistant.metadata import annotate
 from assistant.settings import Settings
 from assistant.store import Store
 
 Progress = Callable[[int, int, str], None]
-"""Called as progress(done, total, message) while chunks are embedded and stored."""
-
+"""Called as progress(done, total, message) while chunks are embedded and stored, and (a separate
+callback, ``reading``) as reading(files done, files, file name) while files are read and chunked."""
 
 
 @dataclass
@@ -59,18 +60,24 @@ def add_paths(
     progress: Progress | None = None,
     sources: dict[str, str] | None = None,
     waiting: Waiting | None = None,
+    reading: Progress | None = None,
 ) -> list[AddResult]:
     """Add files and folders; one AddResult per file (or per path that could not be read).
 
     ``sources`` maps a path to the name recorded as its source (uploads keep the user's
     file name rather than a temporary path, so a re-upload replaces the earlier version).
-    ``waiting`` is told when another process holds the store's write lock.
+    ``waiting`` is told when another process holds the store's write lock; ``reading`` before
+    each file is read and chunked (a large PDF takes seconds before there is anything to embed).
     """
     files, errors = discover(paths)
     results = [AddResult(e.path, None, "failed", e.reason) for e in errors]
     pending: list[_Pending] = []
-    for path in files:
-        outcome = _prepare(store, settings, path, (sources or {}).get(str(path)), pending)
+    for number, path in enumerate(files):
+        name = (sources or {}).get(str(path)) or path.name
+        if reading:
+            reading(number, len(files), name)
+        pages = _pages_read(reading, number, len(files), name)
+        outcome = _prepare(store, settings, path, (sources or {}).get(str(path)), pending, pages)
         if isinstance(outcome, AddResult):
             results.append(outcome)
         else:
@@ -91,13 +98,22 @@ def add_paths(
     return sorted(results, key=lambda r: position.get(r.path, -1))
 
 
+def _pages_read(reading: Progress | None, number: int, files: int, name: str) -> Progress | None:
+    """OCR's page-by-page progress, told as progress of reading the file (it takes seconds a page)."""
+    if reading is None:
+        return None
+    return lambda done, total, _message: reading(number, files, f"{name} (OCR {done}/{total})")
+
+
 def _prepare(store: Store, settings: Settings, path: Path, source: str | None,
-             pending: list[_Pending]) -> _Pending | AddResult:
+             pending: list[_Pending], pages: Progress | None = None) -> _Pending | AddResult:
     """Load and chunk one file and decide what adding it means, writing nothing."""
     try:
-        document = load_document(path, max_mb=settings.max_file_mb, max_pages=settings.max_pages, source=source)
+        document = load_document(path, max_mb=settings.max_file_mb, max_pages=settings.max_pages, source=source,
+                                 ocr=OcrOptions.from_settings(settings), progress=pages)
     except LoadError as exc:
         return AddResult(str(path), None, "failed", exc.reason)
+    document = annotate(document)  # date, year, kind, issuer, each with where it was read (metadata.py)
     digest = content_hash(document.text)
     twin = store.find(content_hash=digest) or [p for p in pending if p.content_hash == digest]
     if twin:
@@ -134,7 +150,8 @@ def _store_one(store: Store, settings: Settings, item: _Pending, done: int, tota
             store.recover()
             return AddResult(item.path, None, "failed", f"could not store: {exc}", title)
     status: Status = "replaced" if replaces else "added"
-    reason = f"replaced {', '.join(replaces)}" if replaces else ""
+    notes = ([f"replaced {', '.join(replaces)}"] if replaces else []) + list(item.document.metadata.get("warnings", []))
+    reason = "; ".join(notes)  # pages OCR could not read are named here
     return AddResult(item.path, item.doc_id, status, reason, title, len(item.chunks))
 
 
@@ -163,10 +180,14 @@ def reindex(store: Store, settings: Settings, *, progress: Progress | None = Non
 
     The new index is built beside the one in use, which keeps answering questions until the
     switch (Store.rebuilding). Holds the write lock throughout: other writers wait meanwhile.
+    Dates, kinds and issuers are read again with the current rules (a store filled before them gets
+    them now), the user's corrections kept; the registry takes the new values after the switch.
     """
     with store.writing("re-index", waiting):
         stored = store.documents()
-        chunked = [(d, doc, chunk_for(doc, settings)) for d in stored for doc in [store.load(d.doc_id)]]
+        loaded = {d.doc_id: store.load(d.doc_id) for d in stored}
+        annotated = {doc_id: annotate(document) for doc_id, document in loaded.items()}  # corrections kept
+        chunked = [(d, annotated[d.doc_id], chunk_for(annotated[d.doc_id], settings)) for d in stored]
         total = sum(len(c) for _, _, c in chunked)
         done = 0
         with store.rebuilding() as write:
@@ -174,4 +195,6 @@ def reindex(store: Store, settings: Settings, *, progress: Progress | None = Non
                 vectors = embed_chunks(store, settings, document, chunks, progress=progress, done=done, total=total)
                 write(entry.doc_id, document, chunks, vectors)
                 done += len(chunks)
+        store.update_metadata({doc_id: document for doc_id, document in annotated.items()
+                               if document != loaded[doc_id]})
         return total

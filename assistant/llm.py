@@ -1,12 +1,20 @@
 """Optional generative answers through LangChain chat models, verified sentence by sentence.
 
-The model sees the retrieved passages numbered and fenced in ``<passage>`` tags, is told that
-they are data and never instructions, and must put a marker [n] after every sentence. Nothing it
-writes is trusted: markers that point to no passage are removed, every sentence is checked
-against the passages it cites (the same word-coverage + similarity evidence the extractive
-answerer uses, plus "every number must be in the passage"), and a sentence no cited passage
-supports is flagged in the text and in ``Answer.warnings``. When the model fails, times out,
-or supports nothing it says, the extractive answer is returned instead.
+The model sees the best retrieved passages numbered and fenced in ``<passage>`` tags, is told
+that they are data and never instructions, and must put a marker [n] after every sentence.
+Nothing it writes is trusted:
+
+- generation is bounded (``llm_max_tokens``, temperature 0, stop sequences) and timed: the first
+  token must come within ``llm_first_token_timeout``, each next one within ``llm_token_timeout``;
+- while it streams, the answer is abandoned as soon as it repeats itself, runs past
+  ``llm_citation_tokens`` without one valid marker, or cites a passage that does not exist;
+  abandoning closes the HTTP stream, so the server stops generating;
+- when it is done, every sentence is checked against the passages it cites (the same word-coverage
+  + similarity evidence the extractive answerer uses, plus "every number must be in the passage"),
+  and a sentence no cited passage supports is flagged in the text and in ``Answer.warnings``.
+
+Whenever the model fails, is too slow, is abandoned or supports nothing it says, the extractive
+answer is returned instead, with a warning saying why.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.documents import Answer, Citation, Passage
@@ -37,9 +45,15 @@ SUPPORT_THRESHOLD = 0.75
 """Support a cited passage must give a sentence (coverage of the sentence's words + similarity nudge).
 Calibrated on paraphrased and fabricated sentences in tests/test_llm.py; see docs/answering.md."""
 NOT_IN_CORPUS = "NOT_IN_CORPUS"
-MAX_SENTENCES = 6
+MAX_SENTENCES = 3  # as many as an extractive answer quotes (settings.answer_sentences)
 CONDENSE_TIMEOUT = 20.0
 UNVERIFIED = {"en": " (unverified)", "zh": "（未核实）"}
+STOP_SEQUENCES = ("<passage", "</passage", "\nQuestion:", "\nPassages:")
+"""Where a model that has left the answer starts writing the prompt's own scaffolding (four: the
+most the OpenAI API accepts)."""
+REPEAT_UNITS = 16
+"""Words (or Chinese characters, or symbols) in a row that, seen a second time, mean the model loops.
+A faithful answer may repeat a name ("the model city for the protection of the Yangtze River" is 10)."""
 
 SYSTEM_PROMPT = """You answer questions about policy documents using ONLY the numbered passages you are given.
 
@@ -59,20 +73,29 @@ _SPECIFIC = re.compile(
     re.I,
 )
 _FRAMING_END = (":", "：")
-
-
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_UNIT = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff_]+|[^\w\s]")
+_FINISHED = re.compile(rf"[.!?。！？](?!\d)|{_MARKER.pattern}", re.I)
 
 
 # --- building the model -------------------------------------------------------------------
 
 
 def make_chat_model(settings: Settings) -> Any:
-    """The LangChain chat model settings.llm_provider names (ChatOpenAI or ChatOllama), deterministic."""
+    """The LangChain chat model settings.llm_provider names (ChatOpenAI or ChatOllama), deterministic and bounded.
+
+    The bound goes where each server reads it. LangChain's ChatOpenAI sends ``max_tokens`` as
+    ``max_completion_tokens``, which OpenAI's own API wants but llama.cpp's and other local
+    OpenAI-compatible servers ignore (they would generate until the timeout): at a base URL the
+    request carries the classic ``max_tokens`` instead. Ollama reads ``num_predict``.
+    The client's own timeout ends a stalled connection soon after the answer was given up on.
+    """
     provider = settings.llm_provider
     if provider == "none":
         raise LLMConfigError("llm_provider is 'none'")
     if not settings.llm_model:
         raise LLMConfigError(f"set ASSISTANT_LLM_MODEL to the {provider} model to use (llm_model is empty)")
+    timeout = max(settings.llm_first_token_timeout, settings.llm_token_timeout)
     if provider == "openai":
         from langchain_openai import ChatOpenAI
 
@@ -80,12 +103,16 @@ def make_chat_model(settings: Settings) -> Any:
         if not key and not settings.llm_base_url:
             raise LLMConfigError("set ASSISTANT_LLM_API_KEY or OPENAI_API_KEY (or ASSISTANT_LLM_BASE_URL for a "
                                  "local OpenAI-compatible server that needs no key)")
+        bound: dict[str, Any] = {"extra_body": {"max_tokens": settings.llm_max_tokens}} if settings.llm_base_url \
+            else {"max_tokens": settings.llm_max_tokens}
         return ChatOpenAI(model=settings.llm_model, base_url=settings.llm_base_url, api_key=key or "not-needed",
-                          timeout=settings.llm_timeout, max_retries=1, temperature=0)
+                          timeout=timeout, max_retries=0,  # a retry would make the server answer twice
+                          temperature=0, stop=list(STOP_SEQUENCES), **bound)
     from langchain_ollama import ChatOllama
 
     return ChatOllama(model=settings.llm_model, base_url=settings.llm_base_url, temperature=0,
-                      client_kwargs={"timeout": settings.llm_timeout})
+                      num_predict=settings.llm_max_tokens, stop=list(STOP_SEQUENCES),
+                      client_kwargs={"timeout": timeout})
 
 
 def _secret(value: Any) -> str:
@@ -99,11 +126,12 @@ def _secret(value: Any) -> str:
 
 
 def build_messages(question: str, passages: Sequence[Passage], language: str) -> list[tuple[str, str]]:
-    """System rules plus the fenced, numbered passages and the question."""
+    """System rules plus the fenced, numbered passages and the question (long titles shortened: every prompt
+    token costs time to the first token)."""
     system = SYSTEM_PROMPT.format(sentinel=NOT_IN_CORPUS, limit=MAX_SENTENCES,
                                   language="Chinese (简体中文)" if language == "zh" else "English")
-    blocks = [f'<passage id="{i}" source="{_attr(p.cite())}">\n{_fence(p.text)}\n</passage>'
-              for i, p in enumerate(passages, 1)]
+    blocks = [f'<passage id="{i}" source="{_attr(replace(p, title=_short(p.title, 40)).cite())}">\n'
+              f'{_fence(p.text)}\n</passage>' for i, p in enumerate(passages, 1)]
     human = "Passages:\n" + "\n".join(blocks) + f"\n\nQuestion: {question.strip()}"
     return [("system", system), ("human", human)]
 
@@ -117,7 +145,54 @@ def _attr(text: str) -> str:
     return text.replace('"', "'").replace("<", "‹").replace(">", "›")
 
 
-# --- calling with a deadline ---------------------------------------------------------------------
+def prompt_passages(passages: Sequence[Passage], extractive: Answer, count: int, tokens: int) -> list[Passage]:
+    """The passages the model reads: ``count`` of them, each at most ``tokens`` estimated tokens, in rank order.
+
+    The time to the first token is mostly the server reading the prompt, so the prompt is kept
+    short. Passages the extractive answer quotes go in first (its sentence scoring is the better
+    judge of where the answer is), then the best-ranked others; a long passage is cut to whole
+    sentences starting at what the extractive answer quotes from it. A cut passage is still an
+    exact slice of its document, so citations of it keep exact offsets.
+    """
+    quoted: dict[str, int] = {}
+    for citation in extractive.citations:
+        quoted.setdefault(citation.passage.chunk_id, citation.start)
+    chosen = sorted(range(len(passages)), key=lambda i: (passages[i].chunk_id not in quoted, i))[:count]
+    return [_cut(passages[i], quoted.get(passages[i].chunk_id), tokens) for i in sorted(chosen)]
+
+
+def estimated_tokens(text: str) -> int:
+    """Tokens ``text`` costs a model, erring high: a Chinese character one, four other characters one.
+
+    (Gemma's tokenizer, measured on the corpus: 1.5 Chinese characters and 5.3 English characters a token.)
+    """
+    chinese = len(_CJK.findall(text))
+    return chinese + (len(text) - chinese + 3) // 4
+
+
+def _cut(passage: Passage, quote_start: int | None, budget: int) -> Passage:
+    """``passage`` cut to whole sentences within ``budget`` estimated tokens: from the quoted one on, then before it."""
+    text = passage.text
+    if estimated_tokens(text) <= budget:
+        return passage
+    spans = list(sentence_spans(text)) or [(0, len(text))]
+    anchor = quote_start - passage.start if quote_start is not None else 0
+    first = next((i for i, (_, end) in enumerate(spans) if end > anchor), 0)
+    start, end = spans[first]
+    while end > start + 1 and estimated_tokens(text[start:end]) > budget:  # one sentence over budget: its head
+        end = start + (end - start) * 3 // 4
+    for _, b in spans[first + 1:]:
+        if estimated_tokens(text[start:b]) > budget:
+            break
+        end = b
+    for a, _ in reversed(spans[:first]):
+        if estimated_tokens(text[a:end]) > budget:
+            break
+        start = a
+    return replace(passage, text=text[start:end], start=passage.start + start, end=passage.start + end)
+
+
+# --- streaming with deadlines ---------------------------------------------------------------------
 
 
 def _content(chunk: Any) -> str:
@@ -131,44 +206,118 @@ def _content(chunk: Any) -> str:
     return ""
 
 
-def stream_with_timeout(chat_model: Any, messages: Any, timeout: float) -> Iterator[str]:
-    """The model's text pieces as they arrive; LLMFailure on error or when ``timeout`` seconds have passed.
+def _finish_reason(chunk: Any) -> str:
+    """Why the server stopped, when this chunk says (OpenAI: finish_reason, Ollama: done_reason)."""
+    metadata = getattr(chunk, "response_metadata", None) or {}
+    return str(metadata.get("finish_reason") or metadata.get("done_reason") or "")
 
-    The model runs in a daemon thread feeding a queue, so a stalled connection cannot hold the
-    caller past the deadline (the client's own timeout ends the thread later).
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a model may take: to its first token, between two tokens, and for the whole reply (seconds)."""
+
+    first_token: float
+    between_tokens: float
+    total: float
+
+    @classmethod
+    def of(cls, settings: Settings, total: float | None = None) -> Limits:
+        return cls(settings.llm_first_token_timeout, settings.llm_token_timeout, total or settings.llm_timeout)
+
+
+class TokenStream:
+    """The model's text pieces as they arrive; LLMFailure when it raises or a limit passes.
+
+    The model is read in a daemon thread feeding a queue, so a stalled connection cannot hold the
+    caller past a limit. Once the caller stops reading (a limit passed, the answer was abandoned,
+    or it has what it needs), :meth:`close` tells the thread, which closes the provider's stream at
+    the next piece; that closes the HTTP response, so the server sees the client go and stops
+    generating instead of holding up the next question. ``tokens`` counts the pieces with text
+    (one token each from llama.cpp, OpenAI and Ollama); ``finish_reason`` is "length" when the
+    server stopped at the token bound.
     """
-    pipe: queue.Queue[tuple[str, Any]] = queue.Queue()
 
-    def run() -> None:
+    def __init__(self, chat_model: Any, messages: Any, limits: Limits) -> None:
+        self.tokens = 0
+        self.finish_reason = ""
+        self._limits = limits
+        self._pipe: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._closed = threading.Event()
+        threading.Thread(target=self._read, args=(chat_model, messages), name="llm-stream", daemon=True).start()
+        self._pieces = self._deliver()
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+    def close(self) -> None:
+        self._pieces.close()
+        self._closed.set()
+
+    def _read(self, chat_model: Any, messages: Any) -> None:
+        stream = chat_model.stream(messages)
         try:
-            for chunk in chat_model.stream(messages):
-                pipe.put(("chunk", chunk))
-            pipe.put(("done", None))
+            for chunk in stream:
+                if self._closed.is_set():
+                    return
+                self._pipe.put(("chunk", chunk))
+            self._pipe.put(("done", None))
         except Exception as exc:  # reported to the caller, whatever the provider raised
-            pipe.put(("error", exc))
+            self._pipe.put(("error", exc))
+        finally:
+            stream.close()
 
-    threading.Thread(target=run, name="llm-stream", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
+    def _deliver(self) -> Iterator[str]:
+        started = last = time.monotonic()
         try:
-            if remaining <= 0:
-                raise queue.Empty
-            kind, item = pipe.get(timeout=remaining)
-        except queue.Empty:
-            raise LLMFailure(f"no complete answer within {timeout:g} s (llm_timeout)") from None
-        if kind == "done":
-            return
-        if kind == "error":
-            raise LLMFailure(f"{type(item).__name__}: {item}") from item
-        text = _content(item)
-        if text:
-            yield text
+            while True:
+                limit, at = self._next_limit(started, last)
+                try:
+                    kind, item = self._pipe.get(timeout=max(0.0, at - time.monotonic()))
+                except queue.Empty:
+                    raise LLMFailure(limit) from None
+                if kind == "done":
+                    return
+                if kind == "error":
+                    raise LLMFailure(f"{type(item).__name__}: {item}") from item
+                self.finish_reason = _finish_reason(item) or self.finish_reason
+                text = _content(item)
+                if text:
+                    self.tokens += 1
+                    last = time.monotonic()
+                    yield text
+        finally:
+            self._closed.set()
+
+    def _next_limit(self, started: float, last: float) -> tuple[str, float]:
+        """What the next wait is bounded by, as the failure it becomes, and when it ends."""
+        limits = self._limits
+        total = (f"no complete answer within {limits.total:g} s (llm_timeout)", started + limits.total)
+        if self.tokens == 0:
+            step = (f"no first token within {limits.first_token:g} s (llm_first_token_timeout)",
+                    started + limits.first_token)
+        else:
+            step = (f"no token for {limits.between_tokens:g} s after token {self.tokens} (llm_token_timeout)",
+                    last + limits.between_tokens)
+        return min(step, total, key=lambda limit: limit[1])
 
 
-def invoke_with_timeout(chat_model: Any, messages: Any, timeout: float) -> str:
-    """The whole reply as one string (reasoning blocks removed), under the same deadline."""
-    return _THINK.sub("", "".join(stream_with_timeout(chat_model, messages, timeout))).strip()
+def first_line(chat_model: Any, messages: Any, limits: Limits | float) -> str:
+    """The first non-empty line of the reply (reasoning blocks skipped); a number is one limit for all waits.
+
+    The stream is closed as soon as that line is complete, so a model that writes on costs nothing more.
+    """
+    if not isinstance(limits, Limits):
+        limits = Limits(limits, limits, limits)
+    tokens = TokenStream(chat_model, messages, limits)
+    text = ""
+    try:
+        for piece in _without_thinking(iter(tokens)):
+            text += piece
+            if "\n" in text.lstrip():
+                break
+    finally:
+        tokens.close()
+    return text.strip().split("\n", 1)[0].strip()
 
 
 CONDENSE_SYSTEM = (
@@ -179,8 +328,9 @@ CONDENSE_SYSTEM = (
 
 
 def condense_with_llm(chat_model: Any, question: str, history: Sequence[dict[str, Any]] | None,
-                      timeout: float) -> str:
-    """The model's standalone rewrite of ``question``; the heuristic rewrite when the model fails."""
+                      timeout: Limits | float) -> str:
+    """The model's standalone rewrite of ``question``; the heuristic rewrite when the model fails, is too slow, or
+    writes something that keeps none of the follow-up's content words (a weak model echoes prompt scaffolding)."""
     fallback = standalone_query(question, history)
     if not user_turns(history, question):
         return question.strip()
@@ -190,12 +340,20 @@ def condense_with_llm(chat_model: Any, question: str, history: Sequence[dict[str
             lines.append(f"{message.get('role', 'user')}: {message['content'][:600]}")
     prompt = "Conversation:\n" + "\n".join(lines) + f"\n\nLast question: {question.strip()}\n\nStandalone question:"
     try:
-        text = invoke_with_timeout(chat_model, [("system", CONDENSE_SYSTEM), ("human", prompt)], timeout)
+        rewritten = first_line(chat_model, [("system", CONDENSE_SYSTEM), ("human", prompt)], timeout)
     except Exception as exc:  # any model failure falls back to the heuristic
         log.warning("condensing the follow-up with the LLM failed (%s); using the heuristic rewrite", exc)
         return fallback
-    rewritten = text.strip().splitlines()[0].strip() if text.strip() else ""
-    return rewritten if 0 < len(rewritten) <= 500 else fallback
+    asked = _stems(question) or _stems(" ".join(user_turns(history, question)))
+    if not 0 < len(rewritten) <= 500 or not asked & _stems(rewritten):
+        log.warning("the LLM's rewrite of the follow-up names nothing the conversation asked (%r); using the "
+                    "heuristic rewrite", rewritten[:80])
+        return fallback
+    return rewritten
+
+
+def _stems(text: str) -> set[str]:
+    return {term.stem or term.text for term in analyze(text).terms}
 
 
 # --- verification ----------------------------------------------------------------------------------
@@ -289,6 +447,42 @@ def _split(text: str, passages: int, warnings: list[str]) -> list[_Sentence]:
     return out
 
 
+# --- watching the stream --------------------------------------------------------------------------
+
+
+def abandon_reason(text: str, tokens: int, passages: int, citation_tokens: int) -> str:
+    """Why the answer streamed so far (``text``, ``tokens`` long) should be given up now; "" while it may go on.
+
+    Each is a certain loss, caught at the token it shows: a marker to a passage that does not
+    exist (the model invents its sources), no valid marker by ``citation_tokens`` (nothing it says
+    will verify; a refusal is the sentinel, which needs none), or a loop.
+    """
+    cited = _numbers(text)
+    missing = [n for n in cited if not 1 <= n <= passages]
+    if missing:
+        return f"it cites [{missing[0]}] and there are only {passages} passages"
+    if not cited and tokens >= citation_tokens and NOT_IN_CORPUS not in text:
+        return f"it wrote {tokens} tokens without a valid citation marker (llm_citation_tokens: {citation_tokens})"
+    if _repeats(text):
+        return "it repeats itself"
+    return ""
+
+
+def _repeats(text: str) -> bool:
+    """True when the last REPEAT_UNITS words (Chinese characters, symbols) already stood together earlier."""
+    units = _UNIT.findall(text.lower())
+    if len(units) <= REPEAT_UNITS:
+        return False
+    tail = units[-REPEAT_UNITS:]
+    return any(units[i:i + REPEAT_UNITS] == tail for i in range(len(units) - REPEAT_UNITS))
+
+
+def _finished_part(text: str) -> str:
+    """``text`` up to the end of its last finished sentence (a full stop or a citation marker)."""
+    ends = [m.end() for m in _FINISHED.finditer(text)]
+    return text[:ends[-1]] if ends else ""
+
+
 class LLMAnswerer:
     """Generates with a chat model, then verifies; see the module docstring for the guarantees."""
 
@@ -299,34 +493,57 @@ class LLMAnswerer:
 
     def condense(self, question: str, history: list[dict] | None) -> str:
         """The follow-up rewritten into a standalone question by the model (heuristic on failure)."""
-        return condense_with_llm(self.model, question, history, min(self.settings.llm_timeout, CONDENSE_TIMEOUT))
+        limits = Limits.of(self.settings, total=min(self.settings.llm_timeout, CONDENSE_TIMEOUT))
+        return condense_with_llm(self.model, question, history, limits)
 
     def stream(self, question: str, query: str, passages: Sequence[Passage],
                extractive: Answer) -> Iterator[str | Answer]:
         """Yield the model's text as it streams, then the verified Answer (or the extractive fallback)."""
+        settings = self.settings
         language = detect_language(question)
-        pieces: list[str] = []
+        shown = prompt_passages(passages, extractive, settings.llm_passages, settings.llm_passage_tokens)
+        tokens = TokenStream(self.model, build_messages(question, shown, language), Limits.of(settings))
+        text = ""
         try:
-            for piece in _without_thinking(stream_with_timeout(
-                    self.model, build_messages(question, passages, language), self.settings.llm_timeout)):
-                pieces.append(piece)
+            for piece in _without_thinking(iter(tokens)):
+                text += piece
+                reason = abandon_reason(text, tokens.tokens, len(shown), settings.llm_citation_tokens)
+                if reason:
+                    log.warning("LLM answer abandoned at token %d: %s", tokens.tokens, reason)
+                    yield _fallback(extractive, f"The LLM's answer was abandoned at token {tokens.tokens} because "
+                                                f"{reason}; this is the extractive answer instead.")
+                    return
                 yield piece
+                if text.lstrip().startswith(NOT_IN_CORPUS):
+                    break  # the refusal is all it needs to say
         except LLMFailure as exc:
             log.warning("LLM answer failed: %s", exc)
             yield _fallback(extractive, f"The LLM failed ({exc}); this is the extractive answer instead.")
             return
-        yield self.verify("".join(pieces), question, query, passages, extractive)
+        finally:
+            tokens.close()
+        yield self.verify(text, question, query, shown, extractive, cut=tokens.finish_reason == "length")
 
     def verify(self, raw: str, question: str, query: str, passages: Sequence[Passage],
-               extractive: Answer) -> Answer:
-        """Check every sentence of ``raw`` against its cited passages and build the final Answer."""
+               extractive: Answer, *, cut: bool = False) -> Answer:
+        """Check every sentence of ``raw`` against its cited passages and build the final Answer.
+
+        ``cut``: the server stopped at the token bound, so the last sentence is unfinished unless it
+        ends with a full stop or a marker; an unfinished one is dropped (a half claim verifies wrongly).
+        """
         language = detect_language(question)
         text = _THINK.sub("", raw).strip()
+        warnings = injection_warnings(passages)
+        if cut:
+            finished = _finished_part(text)
+            if finished != text:
+                warnings.append(f"the model reached llm_max_tokens ({self.settings.llm_max_tokens}); its unfinished "
+                                f"last sentence was dropped: {_short(text[len(finished):].strip())}")
+                text = finished.strip()
         if not text:
             return _fallback(extractive, "The LLM returned an empty answer; this is the extractive answer instead.")
         if text.strip(" .。") == NOT_IN_CORPUS or text.startswith(NOT_IN_CORPUS):
             return refusal(language, passages, query, mode="llm", limit=self.settings.top_k)
-        warnings = injection_warnings(passages)
         sentences = _split(text, len(passages), warnings)
         renumber: dict[int, int] = {}
         citations: list[Citation] = []
@@ -383,8 +600,6 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def _fallback(extractive: Answer, warning: str) -> Answer:
-    from dataclasses import replace
-
     return replace(extractive, warnings=(*extractive.warnings, warning))
 
 

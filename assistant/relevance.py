@@ -58,7 +58,7 @@ please know explain out up off
 
 # Chinese function words, question words and frame words; single characters here are never terms.
 _ZH_STOP = _wordset("""
-的 地 得 了 着 过 是 在 和 与 及 以及 或 或者 对 对于 把 被 将 要 会 能 可 可以 应
+的 的话 地 得 了 着 过 是 在 和 与 及 以及 或 或者 对 对于 把 被 将 要 会 能 可 可以 应
 应当 应该 该 需 需要 都 也 还 就 而 并 并且 等 等等 中 上 下 里 内 外 吗 呢 吧 啊 呀
 么 哪 哪些 哪个 哪里 哪儿 哪次 哪种 哪项 哪一 什么 啥 怎么 怎样 怎么样 怎么办 如何 为什么
 为何 谁 多少 几 几个 几项 几次 几种 是否 有没有 有 没有 一 个 这 那 这个 那个 这些 那些 其
@@ -259,6 +259,10 @@ class Lexicon:
                 if key not in keys:
                     keys.append(key)
         return tuple(keys)
+
+    def first_sense(self, word: str) -> str:
+        """The dictionary's first English sense of ``word`` ("" when it has none), for a reader's gloss."""
+        return self._senses.get(word, "").split("/")[0].strip()
 
     def chinese_for(self, english_stem: str) -> tuple[str, ...]:
         """Chinese words (two characters or more) glossed by the English stem alone."""

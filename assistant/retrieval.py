@@ -39,6 +39,7 @@ from pydantic import ConfigDict, Field
 from assistant.documents import Passage, StoredDocument
 from assistant.errors import EmptyQuery, UnknownDocument
 from assistant.lexical import BM25Params, LexicalIndex
+from assistant.metadata import Filters
 from assistant.pointers import Profile, Scope, profile, resolve
 from assistant.relevance import answer_type, satisfies
 from assistant.settings import Settings
@@ -222,6 +223,7 @@ class _Registered:
 
 
 _RESOLVED_KEPT = 256  # questions whose scope a revision keeps (recent ones are the ones asked again)
+_EACH_DEPTH = 5  # search_each reads this many hits per document and passage wanted, before grouping them
 
 
 @dataclass(frozen=True)
@@ -272,9 +274,76 @@ class Retriever:
 
     # --- public API -------------------------------------------------------------------
     def retrieve(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
-                 where: dict[str, Any] | None = None) -> list[Passage]:
+                 where: dict[str, Any] | None = None, *, filters: Filters | None = None) -> list[Passage]:
         """The ``k`` best passages for ``query`` (default settings.top_k) within the filters."""
-        return [hit.passage for hit in self.search(query, k, documents, where)]
+        return [hit.passage for hit in self.search(query, k, documents, where, filters=filters)]
+
+    def within(self, filters: Filters | None, documents: Sequence[str] | None = None) -> list[str] | None:
+        """The documents a search may use: ``documents`` (None: every one) narrowed to those ``filters`` admit.
+
+        Filters are about documents (their date, kind, issuer, language), so they are decided on the
+        registry, once per store revision, and become a document scope: the same for keyword and
+        dense search, for the documents a question names, and for the across-documents answer.
+        Unknown ids in ``documents`` are an error, as in any search. None when nothing narrows.
+        """
+        if documents is not None:
+            build_where(self.store, documents, None)  # raises UnknownDocument for an id the store lacks
+        if not filters:
+            return None if documents is None else list(dict.fromkeys(documents))
+        chosen = None if documents is None else set(documents)
+        return [d.doc_id for d in self._registered().documents
+                if filters.admits(d.metadata, d.language) and (chosen is None or d.doc_id in chosen)]
+
+    def registered(self) -> tuple[StoredDocument, ...]:
+        """The registered documents as of the store's current revision (read once per revision)."""
+        return self._registered().documents
+
+    def search_each(self, query: str, documents: Sequence[str], per_document: int, *,
+                    query_vector: Sequence[float] | np.ndarray | None = None) -> dict[str, list[Passage]]:
+        """The best ``per_document`` passages of each of ``documents`` for ``query``; a document none of whose
+        passages either search finds is left out (for the across-documents answer, across.py).
+
+        One dense and one keyword search over all the documents (per language, with the question's
+        dictionary translation for the other one), deep enough to reach each document, fused, then
+        grouped by document: a handful of Chroma calls however many documents there are.
+        """
+        if not query or not query.strip():
+            raise EmptyQuery("the question is empty; type what you want to find")
+        ids = list(dict.fromkeys(documents))
+        if not ids:
+            return {}
+        flt = build_where(self.store, ids, None)
+        registered = self._registered()
+        query = query.strip()
+        language = detect_language(query)
+        mode = self._effective_mode(self.settings.retrieval_mode, language)
+        vector = self._query_vector(query, mode, query_vector)
+        depth = max(self.settings.candidates, per_document * len(ids) * _EACH_DEPTH)
+        languages = sorted({registered.languages.get(d, language) for d in ids})
+        chosen: list[_Candidate] = []
+        for lang in languages:
+            scoped = _and(flt, {"language": lang}) if len(languages) > 1 else flt
+            dense = self._nearest(vector, depth, scoped, registered) if vector is not None else []
+            words = query if lang == language else translate_query(query, lang)
+            lexical = self.lexical.search(words, depth, scoped, revision=registered.revision) \
+                if mode in ("bm25", "hybrid") and words else []
+            fused = fuse([([c for c, _ in dense], [s for _, s in dense], self.settings.dense_weight),
+                          ([h.chunk_id for h in lexical], [h.score for h in lexical], self.settings.lexical_weight)],
+                         method=self.settings.fusion, rrf_k=self.settings.rrf_k)
+            cosine = dict(dense)
+            taken: dict[str, int] = {}
+            for chunk in order(fused):
+                doc = doc_id_of(chunk)
+                if taken.get(doc, 0) < per_document:
+                    taken[doc] = taken.get(doc, 0) + 1
+                    chosen.append(_Candidate(chunk, doc, dense=cosine.get(chunk)))
+        self._fill(chosen, with_vectors=False)
+        found: dict[str, list[Passage]] = {}
+        for entry in chosen:
+            if entry.passage is not None:  # deleted from the store since the keyword index was built
+                score = entry.dense if entry.dense is not None else 0.0
+                found.setdefault(entry.doc_id, []).append(_with_score(entry.passage, score))
+        return found
 
     def scope(self, query: str, documents: Sequence[str] | None = None) -> Scope:
         """The stored documents ``query`` names (a law, a report and its year), within ``documents`` if given.
@@ -290,17 +359,19 @@ class Retriever:
 
     def search(self, query: str, k: int | None = None, documents: Sequence[str] | None = None,
                where: dict[str, Any] | None = None, *, mode: str | None = None,
-               query_vector: Sequence[float] | np.ndarray | None = None) -> list[Hit]:
+               query_vector: Sequence[float] | np.ndarray | None = None, filters: Filters | None = None) -> list[Hit]:
         """Like ``retrieve`` but with every score.
 
         Passages of the documents the query names ("the 2024 report", 长江保护法) come first, the
         best of the rest after them. ``mode`` overrides settings.retrieval_mode; ``query_vector``
         is the query's embedding when the caller already has it (benchmarks embed all questions
-        in one batch).
+        in one batch); ``filters`` narrow the documents by date, kind, issuer and language (``within``).
         """
         if not query or not query.strip():
             raise EmptyQuery("the question is empty; type what you want to find")
         k = k or self.settings.top_k
+        if filters:
+            documents = self.within(filters, documents)
         if documents is not None and not documents:
             return []
         query = query.strip()
@@ -573,9 +644,11 @@ class PolicyRetriever(BaseRetriever):
     citation, score...). Build it with ``Assistant.as_retriever(k=..., documents=..., where=...)``
     or directly: ``PolicyRetriever(retriever=Retriever(store, settings), k=5)``.
 
-    ``k``, ``documents`` and ``where`` can also be given per call, to ``invoke`` and ``ainvoke``
-    alike (``retriever.invoke(query, k=1)``); a per-call value overrides the field for that call,
-    and ``k`` left unset everywhere means ``settings.top_k``.
+    ``k``, ``documents``, ``where`` and ``filters`` can also be given per call, to ``invoke`` and
+    ``ainvoke`` alike (``retriever.invoke(query, k=1)``); a per-call value overrides the field for
+    that call, and ``k`` left unset everywhere means ``settings.top_k``. ``filters`` (date range,
+    kinds, issuer, language: ``assistant.metadata.Filters``) are checked against the registry at
+    each call, so documents added later are filtered too.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -584,28 +657,32 @@ class PolicyRetriever(BaseRetriever):
     k: int | None = Field(default=None, ge=1)
     documents: list[str] | None = None
     where: dict[str, Any] | None = None
+    filters: Filters | None = None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, documents: list[str] | None = None,
-                                where: dict[str, Any] | None = None) -> list[LCDocument]:
+                                where: dict[str, Any] | None = None,
+                                filters: Filters | None = None) -> list[LCDocument]:
         """Per call, ``retriever.invoke(query, k=1, documents=[...], where={...})`` overrides the fields."""
         if k is not None and k < 1:  # 0 would otherwise fall back to settings.top_k in Retriever.search
             raise ValueError(f"k must be at least 1 (got {k!r})")
         passages = self.retriever.retrieve(query, k=self.k if k is None else k,
                                            documents=self.documents if documents is None else documents,
-                                           where=self.where if where is None else where)
+                                           where=self.where if where is None else where,
+                                           filters=self.filters if filters is None else filters)
         return [to_langchain(p) for p in passages]
 
     async def _aget_relevant_documents(self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun,
                                        k: int | None = None, documents: list[str] | None = None,
-                                       where: dict[str, Any] | None = None) -> list[LCDocument]:
+                                       where: dict[str, Any] | None = None,
+                                       filters: Filters | None = None) -> list[LCDocument]:
         """``ainvoke`` with the same per-call overrides; the (blocking) search runs in an executor thread.
 
         LangChain's default would call ``_get_relevant_documents`` without the per-call arguments
         (a TypeError when any is given).
         """
         return await run_in_executor(None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(),
-                                     k=k, documents=documents, where=where)
+                                     k=k, documents=documents, where=where, filters=filters)
 
 
 def to_langchain(passage: Passage) -> LCDocument:

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     # --- loading and chunking --------------------------------------------------------
     max_file_mb: float = Field(50.0, description="Files larger than this are refused before reading.")
     max_pages: int = Field(2000, ge=1, description="PDFs with more pages than this are refused before extraction.")
+    ocr_languages: str = Field(
+        "chi_sim+eng", min_length=1, description="Tesseract languages for scanned pages and images, joined by '+'. "
+        "Each page is read with the first; one that reads as mostly Latin letters is read again with all of them.")
+    ocr_dpi: int = Field(300, ge=72, le=600, description="Resolution PDF pages without a text layer are rendered at.")
+    ocr_max_pages: int = Field(
+        100, ge=1, description="Pages OCR reads per file; later pages are left out and named in a warning.")
+    ocr_timeout: float = Field(
+        600.0, gt=0, description="Seconds of OCR per file; pages not read by then are left out and named in a warning.")
+    ocr_min_confidence: float = Field(
+        40.0, ge=0, le=100, description="A page Tesseract reads with a lower mean word confidence (0-100) is "
+        "left out as unreadable and named in a warning.")
     chunk_chars_en: int = Field(1000, ge=100, description="Target chunk size for English text, in characters.")
     chunk_chars_zh: int = Field(400, ge=50, description="Target chunk size for Chinese text, in characters.")
     index_context: bool = Field(
@@ -97,6 +108,41 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(
         60.0, gt=0, description="Seconds before the LLM answer is abandoned for the extractive one."
     )
+    llm_first_token_timeout: float = Field(
+        5.0, gt=0, description="Seconds the model may take to its first token (mostly reading the prompt) before "
+        "its answer is abandoned for the extractive one.")
+    llm_token_timeout: float = Field(
+        2.0, gt=0, description="Seconds the model may pause between two tokens before its answer is abandoned.")
+    llm_max_tokens: int = Field(
+        72, ge=16, description="Most tokens the model may write per answer (max_tokens / Ollama's num_predict): "
+        "three sentences of ~24 tokens, as many as an extractive answer quotes; sized for a CPU server writing "
+        "~25 tokens/s to finish within 3 s (docs/answering.md).")
+    llm_citation_tokens: int = Field(
+        40, ge=8, description="Tokens the model may write before its first valid citation marker; past them "
+        "without one, its answer is abandoned for the extractive one.")
+    llm_passages: int = Field(
+        2, ge=1, le=20, description="Passages put in the model's prompt (the prompt's length sets the time to the "
+        "first token).")
+    llm_passage_tokens: int = Field(
+        80, ge=20, description="Longest passage text put in the model's prompt, in estimated tokens (a Chinese "
+        "character 1, four other characters 1); a longer passage is cut to whole sentences from what the "
+        "extractive answer quotes from it.")
+
+    # --- adding pages by URL (assistant/fetching.py) ----------------------------------
+    fetch_timeout: float = Field(
+        30.0, gt=0, description="Seconds one URL may take in all, its redirects included, before it is refused.")
+    fetch_max_mb: float = Field(
+        20.0, gt=0, description="Largest page or file fetched from a URL; a larger one is refused unread or mid-way.")
+    fetch_max_redirects: int = Field(5, ge=0, description="Redirects followed for one URL; one more is refused.")
+    fetch_content_types: str = Field(
+        "text/html,application/xhtml+xml,application/pdf,"
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,text/plain,text/markdown",
+        min_length=1, description="Comma-separated content types accepted from URLs (HTML, PDF, DOCX, text); a "
+        "response of another type is refused before its body is read.")
+    fetch_allow_hosts: str = Field(
+        "", description="Comma-separated hosts (names or IP addresses, as written in URLs) that may be fetched "
+        "although they are or resolve to loopback, private or link-local addresses: intranet sites. Cloud "
+        "metadata addresses stay refused.")
 
     # --- web app ---------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Interface the web app listens on.")

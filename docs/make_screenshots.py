@@ -2,7 +2,8 @@
 
 Starts the real app on a free loopback port over a throw-away store (the shipped corpus, plus the
 Yangtze River Protection Law from ../shared when it is there), drives Debian's Chromium with
-Playwright, and writes docs/screenshots/answer-with-sources.png and docs/screenshots/documents.png.
+Playwright, and writes docs/screenshots/answer-with-sources.png (English interface),
+docs/screenshots/answer-zh.png (Chinese interface) and docs/screenshots/documents.png.
 Chinese text needs a CJK font on the machine (e.g. `apt-get install fonts-wqy-microhei`).
 """
 
@@ -21,13 +22,16 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.service import Assistant  # noqa: E402 - the checkout must be importable first
 from assistant.settings import Settings  # noqa: E402
-from assistant.web import EXAMPLES, serve  # noqa: E402
+from assistant.web import serve  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LAWS = ROOT.parent / "shared" / "data" / "policy-texts-zh" / "laws-regulations"
 EXTRA_DOCUMENT = LAWS / "L01_长江保护法(2020-12-26).md"
+
+
+QUESTIONS = {"en": "By what year will the model city be built?", "zh": "长江河道采砂实行什么制度？"}
 
 
 def free_port() -> int:
@@ -47,20 +51,24 @@ def capture(url: str, out: Path) -> None:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
-        page.set_default_timeout(120_000)
-        page.goto(url)
-        page.wait_for_selector("#question textarea")
-        page.get_by_role("button", name=EXAMPLES[0]).click()
-        page.wait_for_selector("#conversation .answer.grounded button.cite")
-        page.locator("#conversation button.cite").first.click()
-        page.wait_for_selector("#source-panel mark")
-        page.wait_for_timeout(600)  # let the scroll into view settle
-        page.screenshot(path=str(out / "answer-with-sources.png"))
-        page.get_by_role("tab", name="Documents").click()
-        page.wait_for_selector("#documents-table tr[data-doc]")
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(out / "documents.png"))
+        for locale, name in (("en-US", "answer-with-sources.png"), ("zh-CN", "answer-zh.png")):
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, device_scale_factor=1, locale=locale)
+            page.set_default_timeout(120_000)
+            page.goto(url)
+            page.wait_for_selector("#conversation .welcome")
+            page.fill("#question textarea", QUESTIONS[locale[:2]])
+            page.click("#send")
+            page.wait_for_selector("#conversation .answer.grounded button.cite")
+            page.locator("#conversation button.cite").first.click()
+            page.wait_for_selector("#source-panel mark")
+            page.wait_for_timeout(600)  # let the scroll into view settle
+            page.screenshot(path=str(out / name))
+            if locale == "en-US":
+                page.get_by_role("tab", name="Documents").click()
+                page.wait_for_selector("#documents-table tr[data-doc]")
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(out / "documents.png"))
+            page.close()
         browser.close()
 
 

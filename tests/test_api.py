@@ -8,6 +8,7 @@ import pytest
 
 import assistant as api
 from assistant import service
+from assistant.errors import InvalidMetadata
 from tests.conftest import CORPUS, YANGTZE_LAW
 
 
@@ -98,3 +99,29 @@ def test_the_chunks_are_a_langchain_vectorstore_under_the_same_embedder(corpus_a
     assert hits[0].page_content in {p.text for p in corpus_assistant.store.get_chunks()}
     assert "2035" in " ".join(h.page_content for h in hits)
     assert {h.id for h in hits} & {p.chunk_id for p in dense}
+
+
+def test_module_level_ask_across_and_filtered_retrieve(default_env):
+    """The Python API users call: across-documents answers and document filters on the shipped corpus."""
+    answer = api.ask("Which laws set fines for illegal sand mining, and how large?", across=True)
+    assert answer.across and [row.kind for row in answer.rows] == ["regulation"]  # the commentary is no law
+    [row] = answer.rows
+    assert row.stated and row.figure is not None and row.figure.text in row.quote
+    assert row.date == "2023-07-20" and row.label.startswith("长江河道采砂管理条例 第")
+    passages = api.retrieve("Yangtze River", k=3, kind="commentary")
+    assert passages and {p.kind for p in passages} == {"commentary"}
+    assert api.retrieve("Yangtze River", k=3, since=2030) == []
+    with pytest.raises(InvalidMetadata):
+        api.retrieve("Yangtze River", language="fr")
+
+
+def test_a_read_only_assistant_refuses_corrections(corpus_assistant):
+    from assistant.errors import ReadOnlyStore
+    from assistant.service import Assistant
+
+    reader = Assistant(corpus_assistant.settings.model_copy(update={"read_only": True}),
+                       embedder=corpus_assistant.embedder)
+    doc_id = reader.documents()[0].doc_id
+    with pytest.raises(ReadOnlyStore, match="read-only"):
+        reader.correct(doc_id, date="2020")
+    assert "corrections" not in reader.document(doc_id).metadata

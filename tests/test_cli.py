@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.across import rows_from_csv, rows_from_markdown
 from tests.conftest import CORPUS, ROOT
 
 QUESTION = "By what year will the model city be built?"
@@ -106,3 +107,63 @@ def test_read_only_refuses_add_remove_and_reindex(run, tmp_path):
         assert done.returncode != 0 and "read-only" in done.stderr, command
     assert json.loads(run("list", "--json").stdout) == listed
     assert run("search", "model city 2035", env={"ASSISTANT_READ_ONLY": "true"}).returncode == 0
+
+
+def _reports(folder: Path) -> list[Path]:
+    """Two short work reports whose titles hold no year: their dates come from the front matter."""
+    body = "# 政府工作报告\n\n今年发展主要预期目标是：国内生产总值增长{growth}左右；城镇新增就业{jobs}万人以上。\n"
+    paths = []
+    for name, date, growth, jobs in (("a", "2018-03-05", "6.5%", "1100"), ("b", "2019-03-05", "6%", "1200")):
+        path = folder / f"report-{name}.md"
+        path.write_text(f"---\ndate: {date}\n---\n" + body.format(growth=growth, jobs=jobs), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_meta_shows_where_values_came_from_and_a_correction_survives_reindex(run, tmp_path):
+    assert run("add", *map(str, _reports(tmp_path))).returncode == 0
+    listed = {Path(d["source"]).name: d for d in json.loads(run("list", "--json").stdout)}
+    doc_id = listed["report-a.md"]["doc_id"]
+    assert listed["report-a.md"]["metadata"]["date"] == "2018-03-05"
+    shown = run("meta", doc_id)
+    assert shown.returncode == 0 and "2018-03-05   (from front matter)" in shown.stdout
+    assert "work report   (from title" in shown.stdout
+    fixed = run("meta", doc_id, "--date", "2024-03-05", "--kind", "Speech")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "2024-03-05   (from corrected)" in fixed.stdout and "speech   (from corrected)" in fixed.stdout
+    assert run("reindex").returncode == 0
+    after = {d["doc_id"]: d for d in json.loads(run("list", "--json").stdout)}[doc_id]["metadata"]
+    assert (after["date"], after["kind"], after["year"]) == ("2024-03-05", "speech", 2024)
+    for bad, message in ((("--date", "2024-13-01"), "not a date"), (("--kind", "poem"), "unknown kind")):
+        refused = run("meta", doc_id, *bad)
+        assert refused.returncode == 1 and message in refused.stderr
+    assert run("meta", "nope", "--date", "2024").stderr.startswith("error: unknown document id")
+    assert {d["doc_id"]: d for d in json.loads(run("list", "--json").stdout)}[doc_id]["metadata"] == after
+
+
+def test_ask_across_prints_dated_rows_and_exports_them(run, tmp_path):
+    assert run("add", *map(str, _reports(tmp_path))).returncode == 0
+    question = "历年政府工作报告提出的国内生产总值增长目标是多少？"
+    shown = run("ask", question, "--across")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "共2份文件，按日期排列，其中2份有相关表述："
+    assert lines[1].startswith("- 2018-03-05 · 《政府工作报告》：6.5%左右 — “") and lines[2].startswith("- 2019-03-05")
+    rows = json.loads(run("ask", question, "--across", "--json").stdout)["rows"]
+    assert [r["figure"]["text"] for r in rows] == ["6.5%左右", "6%左右"]
+    exported = run("ask", question, "--across", "--export", "csv")
+    assert exported.returncode == 0
+    assert [(r["date"], r["figure"], r["doc_id"]) for r in rows_from_csv(exported.stdout)] == \
+        [(r["date"], r["figure"]["text"], r["doc_id"]) for r in rows]
+    table = run("ask", question, "--across", "--export", "md", "--since", "2019")
+    assert [r["figure"] for r in rows_from_markdown(table.stdout)] == ["6%左右"]
+    assert run("ask", question, "--export", "md").returncode == 2  # rows come from an answer across documents
+
+
+def test_search_and_ask_take_document_filters(run, tmp_path):
+    assert run("add", *map(str, _reports(tmp_path))).returncode == 0
+    found = json.loads(run("search", "国内生产总值增长", "--since", "2019", "--kind", "work report", "--json").stdout)
+    assert found and {p["date"] for p in found} == {"2019-03-05"}
+    assert json.loads(run("search", "国内生产总值增长", "--kind", "law", "--json").stdout) == []
+    refused = run("ask", "国内生产总值增长目标", "--until", "2019-02-30")
+    assert refused.returncode == 1 and "not a date" in refused.stderr

@@ -57,7 +57,8 @@ def _assert_json_safe(document: Document) -> None:
 
 
 def test_supported_suffixes() -> None:
-    assert {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"} == SUPPORTED_SUFFIXES
+    expected = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+    assert expected == SUPPORTED_SUFFIXES
     assert isinstance(SUPPORTED_SUFFIXES, frozenset)
 
 
@@ -93,13 +94,18 @@ def test_pdf_blank_page_keeps_real_page_numbers(tmp_path: Path) -> None:
     assert doc.title == "First page text."  # no PDF title: the first line stands in
 
 
-def test_pdf_without_text_layer(tmp_path: Path) -> None:
+def test_pdf_without_text_layer_and_nothing_ocr_can_read(tmp_path: Path) -> None:
+    """A drawing without words: OCR is tried (tests/test_ocr.py has the scans it reads) and finds nothing."""
     pdf = FPDF()
     pdf.add_page()
     pdf.rect(20, 20, 100, 60)
     path = tmp_path / "scan.pdf"
     path.write_bytes(bytes(pdf.output()))
-    _raises(path, "PDF has no text layer (scanned image?); run OCR first")
+    _raises(path, "PDF has no text layer (scanned?) and OCR read none of it: page 1 (no text recognised)")
+
+
+def test_pdf_of_blank_pages(tmp_path: Path) -> None:
+    _raises(_pdf(tmp_path / "blank.pdf", ["", ""]), "PDF has no text: its pages are blank")
 
 
 def test_truncated_pdf(tmp_path: Path) -> None:
@@ -661,13 +667,16 @@ def test_discover_folder(tmp_path: Path) -> None:
         "data.xlsx",
         "~$lock.docx",
         "notes.csv",
+        "sub/scan.JPG",
+        "sub/logo.gif",
     ):
         (root / name).write_text("x")
     explicit = tmp_path / "sheet.xlsx"
     explicit.write_text("x")
 
     files, errors = discover([root, explicit, tmp_path / "missing", root / "a.txt", str(root)])
-    assert files == [root / "a.txt", root / "b.md", root / "sub" / "c.pdf", root / "sub" / "d.HTML", explicit]
+    found = [root / "a.txt", root / "b.md", root / "sub" / "c.pdf", root / "sub" / "d.HTML", root / "sub" / "scan.JPG"]
+    assert files == [*found, explicit]  # scans in a folder are documents too (read by OCR)
     assert [(e.path, e.reason) for e in errors] == [(str(tmp_path / "missing"), "no such file or folder")]
 
 
@@ -724,6 +733,22 @@ def _seed_docx() -> bytes:
     document.save(buffer)
     return buffer.getvalue()
 
+
+def _seed_image(fmt: str) -> bytes:
+    """A small picture of one line of text (WenQuanYi, as tests/scans.py uses) in ``fmt``."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tests.scans import FONT
+
+    image = Image.new("L", (420, 60), 255)
+    ImageDraw.Draw(image).text((10, 10), "Rivers are protected.", font=ImageFont.truetype(str(FONT), 32), fill=0)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+# Images are seeds of their own: a damaged image that still decodes costs a Tesseract run, not milliseconds.
+IMAGE_SEEDS: dict[str, bytes] = {".png": _seed_image("PNG"), ".jpg": _seed_image("JPEG"), ".tif": _seed_image("TIFF")}
 
 SEEDS: dict[str, bytes] = {
     ".txt": "Water Law\n\n第一条 长江保护。\nArticle 1. Rivers are protected.\n".encode(),
@@ -789,7 +814,7 @@ def _load_or_refuse(path: Path, data: bytes) -> None:
 _HOSTILE_SETTINGS = settings(max_examples=150, deadline=None, database=None)
 
 
-@pytest.mark.parametrize("suffix", sorted(SEEDS))
+@pytest.mark.parametrize("suffix", sorted({**SEEDS, **IMAGE_SEEDS}))
 @_HOSTILE_SETTINGS
 @given(data=st.binary(max_size=4096))
 def test_arbitrary_bytes_load_or_raise_load_error(tmp_path_factory: pytest.TempPathFactory, suffix: str,
@@ -808,9 +833,38 @@ def test_damaged_files_load_or_raise_load_error(tmp_path_factory: pytest.TempPat
     _load_or_refuse(tmp_path_factory.getbasetemp() / f"damaged{suffix}", choice.draw(strategy))
 
 
-@pytest.mark.parametrize("suffix", sorted(SEEDS))
+@pytest.mark.parametrize("suffix", sorted(IMAGE_SEEDS))
+@settings(max_examples=25, deadline=None, database=None)
+@given(choice=st.data())
+def test_damaged_images_load_or_raise_load_error(tmp_path_factory: pytest.TempPathFactory, suffix: str,
+                                                 choice: st.DataObject) -> None:
+    _load_or_refuse(tmp_path_factory.getbasetemp() / f"damaged{suffix}", choice.draw(_mutated(IMAGE_SEEDS[suffix])))
+
+
+@pytest.mark.parametrize("suffix", sorted({**SEEDS, **IMAGE_SEEDS}))
 def test_seeds_load(tmp_path: Path, suffix: str) -> None:
     """The mutation seeds are valid files, so mutations start from something the loader accepts."""
     path = tmp_path / f"seed{suffix}"
-    path.write_bytes(SEEDS[suffix])
+    path.write_bytes({**SEEDS, **IMAGE_SEEDS}[suffix])
     assert load_document(path).text
+
+
+def test_chinese_pdf_lines_join_without_spaces_and_english_hyphenation_is_undone(tmp_path: Path) -> None:
+    """Issue 15, defect 4: "城镇新增就 / 业1244万人" — a Chinese word broken at a PDF line end was quoted broken."""
+    font = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # fonts-wqy-microhei, installed by .ci/run
+    assert font.is_file(), "apt-get install fonts-wqy-microhei"
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("wqy", fname=str(font))
+    pdf.set_font("wqy", size=12)
+    sentence = "城镇新增就业1244万人，调查失业率保持在较低水平，特色优势产业加快发展。"
+    pdf.multi_cell(60, 8, sentence)  # a narrow column: the sentence wraps inside words
+    pdf.multi_cell(0, 8, "第二条 国家对长江采砂实行统一规划。")
+    pdf.set_font("helvetica", size=12)
+    pdf.multi_cell(40, 8, "The protection of the environ-\nment matters.")
+    path = tmp_path / "wrapped.pdf"
+    pdf.output(str(path))
+    text = load_document(path).text
+    assert sentence in text
+    assert "\n第二条 国家对长江采砂实行统一规划。" in text  # an article still starts its own line
+    assert "environment" in text and "environ-" not in text

@@ -322,3 +322,35 @@ def test_hybrid_uses_keywords_alone_for_a_language_the_model_cannot_read(tmp_pat
                                                                                                           mode="bm25")]
     english = assistant.retriever.search("By what year will Yichang become a model city?", 5)
     assert any(h.dense_rank is not None for h in english)  # English questions still get the dense side
+
+
+# --- document filters and the per-document search of across-documents answers -------------------------
+def test_search_each_gives_each_document_its_own_best_passages(laws_retriever: Retriever) -> None:
+    ids = [d.doc_id for d in laws_retriever.registered()]
+    found = laws_retriever.search_each("违法采砂 罚款", ids, 2)
+    assert set(found) <= set(ids) and len(found) >= 3  # documents no search reaches are left out, not padded
+    assert all(len(passages) <= 2 and {p.doc_id for p in passages} == {doc} for doc, passages in found.items())
+    sand = next(d.doc_id for d in laws_retriever.registered() if "采砂" in d.title)
+    assert any("罚款" in p.text for p in found[sand])
+    assert laws_retriever.search_each("违法采砂 罚款", [], 2) == {}
+    with pytest.raises(UnknownDocument):
+        laws_retriever.search_each("采砂", ["nope"], 2)
+
+
+def test_filters_become_a_document_scope_decided_on_the_registry(laws_retriever: Retriever) -> None:
+    from assistant.metadata import Filters
+
+    kinds = {d.doc_id: d.metadata["kind"] for d in laws_retriever.registered()}
+    regulations = laws_retriever.within(Filters.of(kind="regulation"))
+    assert regulations and {kinds[d] for d in regulations} == {"regulation"}
+    assert laws_retriever.within(Filters.of(since=2020, kind="law")) == \
+        [d for d, kind in kinds.items() if kind == "law" and d in laws_retriever.within(Filters.of(since=2020))]
+    assert laws_retriever.within(Filters.of(), None) is None
+    with pytest.raises(UnknownDocument):
+        laws_retriever.within(Filters.of(kind="law"), ["nope"])
+    hits = laws_retriever.retrieve("长江 采砂 罚款", k=5, filters=Filters.of(kind="regulation"))
+    assert hits and {p.kind for p in hits} == {"regulation"}
+    retriever = PolicyRetriever(retriever=laws_retriever, k=5, filters=Filters.of(kind="law"))
+    assert {d.metadata["kind"] for d in retriever.invoke("长江 捕捞")} == {"law"}
+    assert {d.metadata["kind"] for d in retriever.invoke("长江 捕捞", filters=Filters.of(kind="regulation"))} == \
+        {"regulation"}

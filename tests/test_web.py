@@ -7,16 +7,19 @@ rendering helpers get a few fast tests of their own (escaping, highlighting), wi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import hold_in_other_process, remove_by_source, require_marker, running_app
+from conftest import ROOT, hold_in_other_process, remove_by_source, require_marker, running_app
 from playwright.sync_api import Browser, FilePayload, Locator, Page, expect, sync_playwright
 from test_web_api import assert_nothing_escaped, read_only_app, snapshot
 
@@ -25,9 +28,7 @@ from assistant.embedding import Embedder
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.web import (
-    EXAMPLES,
     READ_ONLY_NOTE,
-    REFUSAL_BADGE,
     Turn,
     highlight_span,
     highlight_spans,
@@ -38,13 +39,17 @@ from assistant.web import (
     render_documents,
     safe_source_name,
 )
+from assistant.web.i18n import text
+from tests.servers import silent_server
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT = 60_000  # ms; the first answer loads the answering stack
-EN_QUESTION, ZH_QUESTION = EXAMPLES[0], EXAMPLES[1]
+EN_QUESTION = "By what year will the model city be built?"
+ZH_QUESTION = "长江河道采砂实行什么制度？"
+REFUSAL_BADGE = text("en", "badge_refused")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 HOSTILE_TITLE = '<img src=x onerror="window.__xss=5"> Hostileville notice'
 HOSTILE = (
@@ -102,25 +107,31 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 def open_app(page: Page, url: str) -> None:
+    """The page, loaded: the question box, and the first screen or the conversation the browser kept."""
     page.goto(url)
-    page.wait_for_selector("#conversation .conversation")
     page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#conversation .welcome, #conversation .answer")
 
 
-def turns(page: Page) -> Locator:
-    return page.locator("#conversation .turn")
+def answers(page: Page) -> Locator:
+    return page.locator("#conversation .answer")
+
+
+def questions(page: Page) -> Locator:
+    return page.locator("#conversation [data-testid=user]")
 
 
 def wait_for_answer(page: Page, count: int) -> Locator:
-    """Wait until the conversation holds ``count`` finished turns; the last turn's answer."""
+    """Wait until the conversation holds ``count`` finished answers and the box is free; the last answer."""
     page.wait_for_function(
-        "n => document.querySelectorAll('#conversation .turn').length === n && "
-        "!document.querySelector('#conversation .answer.pending')", arg=count)
-    return turns(page).nth(count - 1).locator(".answer")
+        "n => document.querySelectorAll('#conversation .answer').length === n && "
+        "!document.querySelector('#conversation .answer.pending') && !document.querySelector('#send[disabled]')",
+        arg=count)
+    return answers(page).nth(count - 1)
 
 
 def ask(page: Page, question: str) -> Locator:
-    count = turns(page).count()
+    count = answers(page).count()
     page.fill("#question textarea", question)
     page.click("#send")
     return wait_for_answer(page, count + 1)
@@ -156,7 +167,7 @@ def go_to_documents(page: Page) -> None:
 
 def go_to_chat(page: Page) -> None:
     page.get_by_role("tab", name="Chat").click()
-    page.wait_for_selector("#conversation .conversation")
+    page.wait_for_selector("#question textarea")
 
 
 def upload(page: Page, *paths: Path) -> Locator:
@@ -180,33 +191,62 @@ def xss_fired(page: Page) -> bool:
 
 
 @pytest.mark.browser
-def test_example_question_answers_with_a_marker_that_opens_the_highlighted_span(
-        page: Page, served: tuple[str, Assistant]) -> None:
+def test_first_screen_lists_the_documents_and_offers_examples_made_from_them(
+        page: Page, served: tuple[str, Assistant], tmp_path: Path) -> None:
+    """Defect 11: the first screen said nothing about what is loaded and offered a fixed list of examples."""
+    url, assistant = served
+    open_app(page, url)
+    welcome = page.locator("#conversation .welcome")
+    expect(welcome).to_contain_text(f"Loaded: {len(assistant.documents())} documents")
+    expect(welcome).to_contain_text("长江河道采砂管理条例")
+    expect(welcome).to_contain_text("regulation")  # its kind
+    token = f"Zorvex{uuid.uuid4().hex[:6]}"
+    note = tmp_path / "zorvex.md"
+    note.write_text(f"# {token} ferry charter\n\n## Timetable of the {token} ferries\n\n"
+                    f"The {token} ferry leaves at nine.\n", encoding="utf-8")
+    try:
+        upload(page, note)
+        go_to_chat(page)
+        example = page.locator("#conversation button.example", has_text=token)
+        expect(example).to_have_count(1)
+        expect(example).to_contain_text("Timetable")  # made from the document's heading, never seen before
+        asked = example.inner_text().strip()
+        example.click()
+        wait_for_answer(page, 1)
+        expect(questions(page).first).to_have_text(asked)
+    finally:
+        remove_by_source(assistant, "zorvex.md")
+
+
+@pytest.mark.browser
+def test_a_marker_opens_the_highlighted_span_and_the_whole_document(page: Page,
+                                                                    served: tuple[str, Assistant]) -> None:
     url, _ = served
     open_app(page, url)
-    expect(page.get_by_role("button", name=EN_QUESTION)).to_be_visible()
-    page.get_by_role("button", name=EN_QUESTION).click()
-    answer = wait_for_answer(page, 1)
+    answer = ask(page, EN_QUESTION)
     expect(answer).to_have_class(re.compile(r"\bgrounded\b"))
-    assert turns(page).first.locator(".question").inner_text() == EN_QUESTION
-    expect(page.locator("#examples")).to_be_hidden()  # examples are for the first question
-
+    expect(questions(page).first).to_have_text(EN_QUESTION)
     marker = answer.locator("button.cite").first
-    expect(marker).to_be_visible()
     number = marker.inner_text()
     assert re.fullmatch(r"\[\d+\]", number)
-    assert answer.locator(".sources button.source").count() >= 1
     marker.click()
     mark = page.locator("#source-panel mark")
     expect(mark).to_contain_text("2035")
     panel = page.locator("#source-panel")
     expect(panel).to_contain_text(f"Source {number}")
     expect(panel).to_contain_text("Continue to break the ice")  # the document's title
-    expect(panel).to_contain_text("yichang-model-city-commentary.md")  # its source
     expect(panel).to_contain_text("English (en)")  # its language
-    # the marked span is exactly a stretch of the full passage shown around it
     passage = panel.locator("blockquote.passage").inner_text()
     assert mark.inner_text() in passage and len(passage) > len(mark.inner_text())
+    # defect 5: the source is the file's name, never the server's path
+    source = panel.locator("dd").nth(1).inner_text()
+    assert source == "yichang-model-city-commentary.md", source
+    assert str(ROOT) not in panel.inner_text()
+    # the whole document opens at the cited passage
+    panel.locator("button.open-document").click()
+    viewer = page.locator("#document-viewer")
+    expect(viewer.locator("mark#cited")).to_contain_text("2035")
+    assert len(viewer.locator(".document-body").inner_text()) > len(passage)
 
 
 @pytest.mark.browser
@@ -225,19 +265,20 @@ def test_a_listed_source_opens_the_same_passage_as_its_marker(page: Page, served
 @pytest.mark.browser
 def test_chinese_question_gets_a_chinese_answer_or_refusal(page: Page, served: tuple[str, Assistant]) -> None:
     open_app(page, served[0])
-    page.get_by_role("button", name=ZH_QUESTION).click()
-    answer = wait_for_answer(page, 1)
+    answer = ask(page, ZH_QUESTION)
     expect(answer).to_have_attribute("lang", "zh")
     assert CJK.search(answer.locator(".answer-text").inner_text())
     if "grounded" in (answer.get_attribute("class") or ""):
         answer.locator("button.cite").first.click()
-        expect(page.locator("#source-panel mark")).to_be_visible()
+        expect(page.locator("#source-panel mark").first).to_be_visible()
     else:
         expect(answer.locator(".badge")).to_have_text(REFUSAL_BADGE)
 
 
 @pytest.mark.browser
-def test_refusal_is_marked_and_still_shows_the_nearest_passages(page: Page, served: tuple[str, Assistant]) -> None:
+def test_refusal_lists_the_nearest_passages_in_order_without_contradicting_numbers(
+        page: Page, served: tuple[str, Assistant]) -> None:
+    """Defect 6: "relevance" numbers that contradicted the order of the nearest passages."""
     open_app(page, served[0])
     answer = ask(page, "What is the price of green tea in Lima's central market?")
     expect(answer).to_have_class(re.compile(r"\brefusal\b"))
@@ -245,22 +286,216 @@ def test_refusal_is_marked_and_still_shows_the_nearest_passages(page: Page, serv
     assert answer.locator("button.cite").count() == 0
     nearest = answer.locator(".sources button.source")
     assert nearest.count() >= 1
-    expect(answer.locator(".sources-title")).to_have_text("Nearest passages")
+    expect(answer.locator(".sources-title")).to_have_text("Nearest passages (best match first)")
+    assert not re.search(r"relevance|\b0\.\d\d\b", answer.inner_text(), re.I)
     nearest.first.click()
     panel = page.locator("#source-panel")
     expect(panel.locator(".panel-kicker")).to_contain_text("Nearest passage 1")
     expect(panel.locator("blockquote.passage")).not_to_be_empty()
     expect(panel.locator("mark")).to_have_count(0)  # nothing supports an answer, so nothing is marked
+    assert not re.search(r"relevance", panel.inner_text(), re.I)
 
 
 @pytest.mark.browser
-def test_follow_up_question_is_answered_with_the_history(page: Page, served: tuple[str, Assistant]) -> None:
+def test_follow_ups_are_rewritten_and_standalone_questions_are_not(page: Page, served: tuple[str, Assistant]) -> None:
+    """Defect 3: a standalone question was merged with the previous one; a Chinese follow-up was not rewritten."""
     open_app(page, served[0])
-    ask(page, EN_QUESTION)
+    first = ask(page, EN_QUESTION)
     follow_up = ask(page, "And in how many stages?")
     searched = follow_up.locator(".searched")
     expect(searched).to_be_visible()  # the follow-up was rewritten with the earlier question's subject
     assert "model" in searched.inner_text().lower()
+    standalone = ask(page, "How should cadres learn?")
+    expect(standalone.locator(".searched")).to_have_count(0)
+    assert standalone.locator(".answer-text").inner_text() != first.locator(".answer-text").inner_text()
+    ask(page, "长江河道采砂需要什么许可？")
+    chinese = ask(page, "违反的话怎么处罚？")
+    expect(chinese.locator(".searched")).to_contain_text("河道")  # the earlier question's subject
+
+
+@pytest.mark.browser
+def test_enter_and_ask_at_once_make_one_turn_and_the_box_waits_while_answering(
+        page: Page, served: tuple[str, Assistant]) -> None:
+    """Defect 1: Enter and Ask at once left a turn stuck at "Searching…" or duplicated the question."""
+    open_app(page, served[0])
+    box = page.locator("#question textarea")
+    box.fill(EN_QUESTION)
+    page.evaluate("""() => {  // remember whether Ask was ever disabled: a cached answer can take 0.2 s
+        window.__busySeen = false;
+        new MutationObserver(() => {
+            if (document.querySelector('#send[disabled]') && document.querySelector('#question textarea[disabled]')
+                && document.querySelector('#stop')?.offsetParent) window.__busySeen = true;
+        }).observe(document.body, {subtree: true, attributes: true, childList: true});
+    }""")
+    page.evaluate("""() => {
+        const box = document.querySelector('#question textarea');
+        box.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', code: 'Enter', keyCode: 13, bubbles: true}));
+        document.querySelector('#send').click();
+    }""")
+    wait_for_answer(page, 1)
+    assert page.evaluate("window.__busySeen"), "the box and Ask never waited while the answer was made"
+    page.wait_for_timeout(1500)  # a second answer, if one had been started, would have appeared by now
+    expect(questions(page)).to_have_count(1)
+    expect(answers(page)).to_have_count(1)
+    expect(page.locator("#conversation .answer.pending")).to_have_count(0)
+    expect(box).to_be_enabled()
+    expect(page.locator("#stop")).to_be_hidden()
+    expect(page.locator("#announcer")).to_contain_text("Answer ready.")  # said to screen readers
+    second = ask(page, "How should cadres learn?")  # and the next question works
+    expect(second).not_to_have_class(re.compile(r"\bpending\b"))
+
+
+@pytest.mark.browser
+def test_stop_abandons_a_hanging_answer_and_frees_the_box(page: Page, tmp_path: Path, embedder: Embedder) -> None:
+    """A configured model that never answers: Stop abandons the turn at once and the next question works."""
+    with silent_server() as port, running_app(
+            tmp_path / "data", embedder, llm_provider="openai", llm_model="m", llm_api_key="sk-test",
+            llm_base_url=f"http://127.0.0.1:{port}/v1", llm_timeout=120.0) as (url, _):
+        open_app(page, url)
+        page.fill("#question textarea", EN_QUESTION)
+        page.click("#send")
+        expect(page.locator("#conversation .answer.pending")).to_have_count(1)
+        expect(page.locator("#question textarea")).to_be_disabled()
+        page.locator("#stop").click()
+        expect(page.locator("#conversation .answer.stopped")).to_have_count(1)
+        expect(page.locator("#conversation .answer.pending")).to_have_count(0)
+        expect(page.locator("#question textarea")).to_be_enabled()
+        expect(page.locator("#stop")).to_be_hidden()
+        page.get_by_text("Answer settings").click()
+        page.locator("#mode").get_by_test_id("extractive-radio-label").click()
+        answer = ask(page, EN_QUESTION)
+        expect(answer).to_have_class(re.compile(r"\bgrounded\b"))
+        expect(page.locator("#conversation .answer.stopped")).to_have_count(1)  # the stopped turn stays, marked
+
+
+@pytest.mark.browser
+def test_the_newest_answer_is_scrolled_into_view(page: Page, served: tuple[str, Assistant]) -> None:
+    """Defect 2: after a few turns, or a very long question, the new answer stayed below the fold."""
+    open_app(page, served[0])
+    for question in (EN_QUESTION, "How should cadres learn?", ZH_QUESTION):
+        ask(page, question)
+    long_question = "What does the plenary session say about the Yangtze River? " * 50  # ~3,000 characters
+    last = ask(page, long_question.strip())
+    page.wait_for_timeout(800)  # the chat scrolls smoothly
+    visible = page.evaluate("""() => {
+        const answers = document.querySelectorAll('#conversation .answer');
+        const box = answers[answers.length - 1].getBoundingClientRect();
+        return box.bottom > 0 && box.top < window.innerHeight;
+    }""")
+    assert visible, "the newest answer is outside the window"
+    assert last.is_visible()
+    box = page.locator("#question textarea").bounding_box()
+    assert box is not None and box["height"] < 220  # the box scrolls inside itself instead of growing
+
+
+@pytest.mark.browser
+def test_retry_edit_and_feedback(page: Page, served: tuple[str, Assistant]) -> None:
+    url, assistant = served
+    open_app(page, url)
+    ask(page, EN_QUESTION)
+    ask(page, "How should cadres learn?")
+    page.locator("#conversation button[aria-label=Retry]").last.click()
+    wait_for_answer(page, 2)
+    expect(questions(page)).to_have_count(2)
+    expect(questions(page).last).to_have_text("How should cadres learn?")
+    # editing the first question answers it anew and drops what came after it
+    questions(page).first.hover()
+    page.locator("#conversation button[aria-label=Edit]").first.click()
+    editor = page.locator("#conversation textarea").first
+    editor.fill(ZH_QUESTION)
+    page.get_by_role("button", name=re.compile("^Submit$", re.I)).first.click()
+    wait_for_answer(page, 1)
+    expect(questions(page)).to_have_count(1)
+    expect(questions(page).first).to_have_text(ZH_QUESTION)
+    # a like is recorded with the question, the answer and the passages it cited
+    path = assistant.settings.data_dir / "feedback.jsonl"
+    before = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    page.locator("#conversation button[aria-label=Like]").last.click()
+    expect(page.locator("#chat-notice")).to_contain_text("recorded as helpful")
+    records = path.read_text(encoding="utf-8").splitlines()
+    assert len(records) == len(before) + 1
+    record = json.loads(records[-1])
+    assert record["liked"] is True and record["question"] == ZH_QUESTION and record["answer"]
+
+
+@pytest.mark.browser
+def test_copy_puts_the_answer_with_its_citations_on_the_clipboard(browser: Browser,
+                                                                  served: tuple[str, Assistant]) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 950}, permissions=["clipboard-read",
+                                                                                        "clipboard-write"])
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    try:
+        open_app(page, served[0])
+        answer = ask(page, EN_QUESTION)
+        answer.locator("button.copy-answer").click()
+        expect(answer.locator("button.copy-answer.copied")).to_have_count(1)
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert "2035" in copied and re.search(r"\[\d+\]", copied)
+        assert "Continue to break the ice" in copied  # the source is part of what is copied
+        assert "Copy with citations" not in copied
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_conversations_survive_a_reload_and_can_be_reopened_exported_and_deleted(
+        page: Page, served: tuple[str, Assistant], tmp_path: Path) -> None:
+    open_app(page, served[0])
+    ask(page, EN_QUESTION)
+    page.reload()
+    open_app(page, served[0])
+    expect(questions(page)).to_have_count(1)  # the conversation is still there after a reload
+    expect(answers(page).first).to_have_class(re.compile(r"\bgrounded\b"))
+    answers(page).first.locator("button.cite").first.click()  # and its citations still open
+    expect(page.locator("#source-panel mark")).to_contain_text("2035")
+
+    # export: Markdown and a Word file whose citations are footnotes
+    page.get_by_text("Conversations").click()
+    with page.expect_download() as got:
+        page.click("#export-md")
+    markdown = Path(got.value.path()).read_text(encoding="utf-8")
+    assert EN_QUESTION in markdown and re.search(r"\[\^1\]: .*Continue to break the ice.*2035", markdown)
+    with page.expect_download() as got:
+        page.click("#export-docx")
+    footnotes = docx_footnotes(Path(got.value.path()))
+    assert any("Continue to break the ice" in note and "2035" in note for note in footnotes), footnotes
+
+    page.click("#new-chat")
+    expect(questions(page)).to_have_count(0)
+    ask(page, ZH_QUESTION)
+    past = page.locator("#past")
+    past.locator("input").click()
+    options = page.get_by_role("option")
+    expect(options).to_have_count(2)
+    page.get_by_role("option", name=re.compile(re.escape(EN_QUESTION[:30]))).click()
+    page.click("#open-conversation")
+    expect(questions(page).first).to_have_text(EN_QUESTION)
+    expect(questions(page)).to_have_count(1)
+    past.locator("input").click()
+    page.get_by_role("option", name=re.compile(re.escape(EN_QUESTION[:30]))).click()
+    page.click("#delete-conversation")
+    expect(questions(page)).to_have_count(0)
+    page.reload()
+    open_app(page, served[0])
+    page.get_by_text("Conversations").click()
+    past.locator("input").click()
+    expect(page.get_by_role("option")).to_have_count(1)
+
+
+def docx_footnotes(path: Path) -> list[str]:
+    """The text of each footnote of a .docx (the XML part python-docx does not read)."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    ns = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main"}
+    with zipfile.ZipFile(path) as archive:
+        root = ElementTree.fromstring(archive.read("word/footnotes.xml"))
+        document = archive.read("word/document.xml").decode("utf-8")
+    notes = ["".join(t.text or "" for t in note.iter(f"{{{ns['w']}}}t"))
+             for note in root.findall("w:footnote", ns) if int(note.get(f"{{{ns['w']}}}id", "0")) > 0]
+    assert document.count("footnoteReference") == len(notes)
+    return notes
 
 
 @pytest.mark.browser
@@ -270,9 +505,8 @@ def test_new_chat_clears_the_conversation(page: Page, served: tuple[str, Assista
     page.locator("#conversation button.cite").first.click()
     expect(page.locator("#source-panel mark")).to_be_visible()
     page.click("#new-chat")
-    expect(page.locator("#conversation .empty-state")).to_be_visible()
-    expect(turns(page)).to_have_count(0)
-    expect(page.locator("#examples")).to_be_visible()
+    expect(page.locator("#conversation .welcome")).to_be_visible()
+    expect(answers(page)).to_have_count(0)
     expect(page.locator("#source-panel mark")).to_have_count(0)
     # and the next question starts a new history: it is not rewritten as a follow-up
     answer = ask(page, EN_QUESTION)
@@ -302,6 +536,70 @@ def test_passage_slider_sets_how_many_passages_the_answer_uses(page: Page, serve
     expect(answer).to_have_class(re.compile(r"\brefusal\b"))
     listed = answer.locator(".sources button.source").count()
     assert 1 <= listed <= 2, f"{listed} nearest passages listed with the slider at 2"
+
+
+@pytest.mark.browser
+def test_chinese_interface_translates_every_string_and_answers_follow_the_question(
+        browser: Browser, served: tuple[str, Assistant]) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 950}, locale="zh-CN")
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    try:
+        open_app(page, served[0])
+        expect(page.locator("#header")).to_contain_text("政策助手")
+        answer = ask(page, EN_QUESTION)  # an English question is still answered in English
+        expect(answer).to_have_attribute("lang", "en")
+        expect(answer.locator(".badge")).to_contain_text("来自文档的回答")
+        page.get_by_text("回答设置").click()
+        page.get_by_text("对话记录").click()
+        untranslated = english_interface_text(page)
+        page.get_by_role("tab", name="文档").click()
+        page.wait_for_selector("#documents-table tr[data-doc]")
+        untranslated += english_interface_text(page)
+        assert not untranslated, "\n".join(untranslated)
+        page.get_by_text("English", exact=True).click()  # the switch
+        expect(page.locator("#header")).to_contain_text("Policy assistant")
+        expect(page.get_by_role("tab", name="Chat")).to_be_visible()
+    finally:
+        context.close()
+
+
+# Words that stay as they are in a Chinese interface: formats, names of models and settings.
+_KEPT = {"csv", "docx", "markdown", "jsonl", "txt", "md", "pdf", "html", "png", "jpg", "tif", "mb", "https", "http",
+         "extractive", "llm", "api", "assistant", "provider", "chroma", "nanoe", "minilm", "multilingual", "small",
+         "sentence", "transformers", "all", "hybrid", "embedded", "data", "english", "gradio", "id", "dense", "bm",
+         "zh", "en", "en-us", "q4", "l6", "v2"}
+
+
+def english_interface_text(page: Page) -> list[str]:
+    """Visible interface strings and aria-labels holding English words (document content excepted)."""
+    found = page.evaluate("""() => {
+        const content = '#conversation .message-content, #documents-table td, #source-panel, #document-viewer, '
+            + '#documents-viewer, #conversation .welcome .doc-title, #scope .token, #system-info dd, #past';
+        const skip = (node) => node.closest && node.closest(content);
+        const out = [];
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+            const node = walker.currentNode, parent = node.parentElement;
+            if (!parent || skip(parent) || !node.textContent.trim()) continue;
+            const style = getComputedStyle(parent);
+            if (style.display === 'none' || style.visibility === 'hidden') continue;
+            if (parent.closest('[hidden], .hidden, .sr-only')) continue;
+            if (!parent.getClientRects().length) continue;
+            out.push(node.textContent.trim());
+        }
+        document.querySelectorAll('[aria-label]').forEach((el) => {  // a message's label quotes the message
+            const label = el.getAttribute('aria-label');
+            if (!skip(el) && el.getClientRects().length && !/^(用户提问|助手回答)：/.test(label)) out.push(label);
+        });
+        return out;
+    }""")
+    english = []
+    for value in found:
+        words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{2,}", value)} - _KEPT
+        if words:
+            english.append(value)
+    return english
 
 
 # --------------------------------------------------------------------------- documents
@@ -410,6 +708,236 @@ def test_scope_restricts_answers_to_the_chosen_documents(page: Page, served: tup
     remove_by_source(assistant, "harbour.md")
 
 
+@pytest.mark.browser
+def test_deleting_a_scoped_document_says_so_and_its_old_citation_says_it_is_gone(
+        page: Page, served: tuple[str, Assistant], tmp_path: Path) -> None:
+    """Defect 8: deleting the scoped document silently widened the scope; its old citation opened as if it
+    still existed."""
+    url, _ = served
+    note = tmp_path / "pier.md"
+    note.write_text("# Pier repair notice\n\nThe Yichang pier repair will be finished by 2029.\n", encoding="utf-8")
+    open_app(page, url)
+    upload(page, note)
+    go_to_chat(page)
+    page.locator("#scope input").click()
+    page.get_by_role("option", name=re.compile("Pier repair notice")).click()
+    page.keyboard.press("Escape")
+    answer = ask(page, "When will the Yichang pier repair be finished?")
+    expect(answer.locator(".sources")).to_contain_text("Pier repair notice")
+    go_to_documents(page)
+    document_row(page, "Pier repair notice").locator("button.delete-doc").click()
+    page.click("#confirm-delete")
+    expect(document_row(page, "Pier repair notice")).to_have_count(0)
+    go_to_chat(page)
+    expect(page.locator("#chat-notice")).to_contain_text("deleted")
+    expect(page.locator("#scope")).not_to_contain_text("Pier repair notice")
+    answer.locator("button.cite").first.click()
+    expect(page.locator("#source-panel .deleted")).to_contain_text("deleted since the answer was given")
+    expect(page.locator("#source-panel button.open-document")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_at_phone_width_every_cell_of_the_documents_table_can_be_reached(browser: Browser,
+                                                                         served: tuple[str, Assistant]) -> None:
+    """Defect 9: at 390 px the table was cut off (source, id and Delete out of reach, no horizontal scroll)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    try:
+        open_app(page, served[0])
+        go_to_documents(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # the page itself does not widen
+        cells = page.locator("#documents-table th, #documents-table td")
+        for i in range(cells.count()):
+            cell = cells.nth(i)
+            cell.scroll_into_view_if_needed()
+            box = cell.bounding_box()
+            assert box is not None and box["x"] >= -1 and box["x"] + min(box["width"], 390) <= 391, (i, box)
+        delete = page.locator("#documents-table button.delete-doc").first
+        delete.scroll_into_view_if_needed()
+        expect(delete).to_be_in_viewport()
+        overlaps = page.evaluate("""() => {  // the upload label's words against its icon and the drop-zone icon
+            const label = document.querySelector('#upload [data-testid=block-label]');
+            const icons = [label.querySelector('svg'), document.querySelector('#upload [data-testid=upload-icon]')];
+            const words = [...label.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+            const boxes = words.flatMap((n) => { const r = document.createRange(); r.selectNodeContents(n);
+                                                 return [...r.getClientRects()]; });
+            const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+            return boxes.length === 0 ? 'no label text' :
+                icons.filter(Boolean).some((icon) => boxes.some((box) => hit(box, icon.getBoundingClientRect())));
+        }""")
+        assert overlaps is False, overlaps
+        header = page.locator("#header h1").bounding_box()
+        assert header is not None and header["x"] + header["width"] <= 391  # the title is not cut off either
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_upload_progress_shows_reading_before_embedding_and_leaves_the_results_visible(
+        page: Page, served: tuple[str, Assistant], tmp_path: Path) -> None:
+    """Defect 10: progress sat at 0 % while files were read, and its overlay covered the previous results."""
+    url, assistant = served
+    first = tmp_path / "kiln-a.md"
+    first.write_text("# Kiln notice A\n\nThe Kiln A permit costs 3 yuan.\n", encoding="utf-8")
+    from fpdf import FPDF
+
+    pdf = FPDF()  # a long PDF takes seconds to read and chunk before anything is embedded
+    pdf.set_font("helvetica", size=11)
+    for number in range(150):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, f"Kiln register page {number}. Kiln {number} renews its permit in month {number % 12}.")
+    big = tmp_path / "kiln-register.pdf"
+    pdf.output(str(big))
+    open_app(page, url)
+    try:
+        upload(page, first)
+        expect(document_row(page, "Kiln notice A")).to_have_count(1)  # the upload's follow-up steps are done
+        expect(page.get_by_text(re.compile("Drop File Here", re.I))).to_be_visible()  # the box is empty again
+        page.evaluate("""() => {  // the progress text can come and go between two polls: remember what it said
+            window.__progress = [];
+            const area = document.querySelector('#upload-progress');
+            new MutationObserver(() => window.__progress.push(area.textContent)).observe(
+                area, {subtree: true, childList: true, characterData: true});
+        }""")
+        page.set_input_files("#upload input[type=file]", [str(big)])
+        page.wait_for_function("() => window.__progress.some((t) => /Reading kiln-register/.test(t))")
+        page.wait_for_function("() => window.__progress.some((t) => /Embedding/.test(t))")
+        results = page.locator("#upload-results")
+        expect(results).to_contain_text("kiln-a.md")  # the previous results stay readable meanwhile
+        box = results.bounding_box()
+        assert box is not None
+        on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('#upload-results') !== null",
+                               [box["x"] + box["width"] / 2, box["y"] + min(box["height"] / 2, 20)])
+        assert on_top, "something covers the previous upload results"
+        expect(page.locator("#upload-results")).to_contain_text("kiln-register.pdf", timeout=3 * TIMEOUT)
+    finally:
+        remove_by_source(assistant, "kiln-")
+
+
+@pytest.mark.browser
+def test_documents_can_be_searched_sorted_and_read_whole_with_page_numbers(
+        page: Page, served: tuple[str, Assistant], tmp_path: Path) -> None:
+    url, assistant = served
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for number in (1, 2):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=12)
+        pdf.multi_cell(0, 8, f"Quarry report page {number}. The Quarry levy on page {number} is {number * 7} yuan.")
+    path = tmp_path / "quarry-report.pdf"
+    pdf.output(str(path))
+    open_app(page, url)
+    try:
+        upload(page, path)
+        page.fill("#doc-search textarea, #doc-search input", "quarry")
+        expect(page.locator("#documents-table tr[data-doc]")).to_have_count(1)
+        page.fill("#doc-search textarea, #doc-search input", "")
+        expect(page.locator("#documents-table tr[data-doc]")).to_have_count(len(assistant.documents()))
+        page.locator("#doc-sort input").click()
+        page.get_by_role("option", name="Title").click()
+        first_cells = page.locator("#documents-table tr[data-doc] td:first-child")
+        expect(first_cells.first).to_have_text(min(d.title for d in assistant.documents()))
+        titles = first_cells.all_inner_texts()
+        assert titles == sorted(titles)
+        document_row(page, "quarry-report").locator("button.view-doc").click()
+        viewer = page.locator("#documents-viewer")
+        expect(viewer.locator(".page-heading")).to_have_count(2)
+        expect(viewer).to_contain_text("Page 2")
+        expect(viewer).to_contain_text("14 yuan")
+    finally:
+        remove_by_source(assistant, "quarry-report.pdf")
+
+
+@pytest.mark.browser
+def test_a_web_page_added_by_url_is_answered_and_cited_with_its_url(page: Page, tmp_path: Path,
+                                                                    embedder: Embedder) -> None:
+    """Issue 14: a page added by URL on the Documents tab (a loopback site; the allow-list lets the fetcher reach
+    it), then asked about in the chat; an address outside http(s) is refused per line."""
+    html_page = ("<html><head><title>Quillon ferry notice</title></head><body><nav>Home | News | Contact</nav>"
+                 "<main><h1>Quillon ferry notice</h1><p>The Quillon river ferry fare will be 4 yuan per person "
+                 "from 1 May 2031, and children under six travel free.</p><p>The ferry runs every half hour "
+                 "between six in the morning and ten at night.</p></main><footer>© Quillon county</footer></body>"
+                 "</html>").encode()
+    with loopback_site({"/notice.html": html_page}) as base, running_app(
+            tmp_path / "data", embedder, fetch_allow_hosts="127.0.0.1") as (url, assistant):
+        address = f"{base}/notice.html"
+        open_app(page, url)
+        go_to_documents(page)
+        page.fill("#add-url textarea, #add-url input", f"{address}\nftp://example.invalid/x")
+        page.click("#add-url-button")
+        rows = page.locator("#upload-results tbody tr")
+        expect(rows).to_have_count(2, timeout=TIMEOUT)
+        expect(page.locator("#upload-results")).to_contain_text(address)
+        expect(rows.filter(has_text=address).locator(".status")).to_have_text("added")
+        expect(rows.filter(has_text="ftp://").locator(".status")).to_have_text("failed")
+        expect(document_row(page, "Quillon ferry notice")).to_contain_text(address)
+        go_to_chat(page)
+        answer = ask(page, "How much is the Quillon river ferry fare?")
+        expect(answer).to_have_class(re.compile(r"\bgrounded\b"))
+        answer.locator("button.cite").first.click()
+        expect(page.locator("#source-panel")).to_contain_text(address)
+        expect(page.locator("#source-panel mark")).to_contain_text("4 yuan")
+        assert [d.source for d in assistant.documents() if "Quillon" in d.title] == [address]
+
+
+@contextmanager
+def loopback_site(pages: dict[str, bytes]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 serving ``pages`` (path -> HTML); yields its base URL."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # the name http.server calls
+            body = pages.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+def test_across_documents_shows_a_dated_cited_table_a_chart_and_a_csv(page: Page, tmp_path: Path,
+                                                                        embedder: Embedder) -> None:
+    """Issue 13: the GDP target across three years' work reports: one row per report in date order, each with
+    its cited sentence and figure, a chart of the figures, a citation that opens, a CSV that parses back."""
+    reports = ROOT / "tests" / "data" / "policy-texts-zh" / "gov-work-reports"
+    with running_app(tmp_path / "data", embedder) as (url, assistant):
+        files = [reports / f"GWR_{year}_政府工作报告.txt" for year in (2018, 2016, 2017)]
+        assert all(r.status == "added" for r in assistant.add(*files))
+        open_app(page, url)
+        page.locator("#across input").check()
+        answer = ask(page, "How did the GDP growth target change from 2016 to 2018?")
+        rows = answer.locator(".rows tbody tr")
+        expect(rows).to_have_count(3)
+        dates = [rows.nth(i).locator("td").first.inner_text() for i in range(3)]
+        assert dates == sorted(dates) and [d[:4] for d in dates] == ["2016", "2017", "2018"], dates
+        for i in range(3):
+            expect(rows.nth(i).locator("td").nth(2)).to_contain_text("6.5")
+        expect(page.locator("#chart")).to_be_visible()
+        rows.nth(1).locator("button.cite").click()
+        expect(page.locator("#source-panel .panel-title")).to_contain_text("2017")
+        expect(page.locator("#source-panel mark")).to_contain_text("6.5")
+        page.get_by_text("Conversations").click()
+        with page.expect_download() as got:
+            page.click("#export-csv")
+        exported = Path(got.value.path()).read_text(encoding="utf-8")
+        assert exported.count("\n") >= 4 and "6.5" in exported and "2016" in exported
+
+
 def assert_inert(page: Page, areas: Sequence[str]) -> None:
     """Nothing from a document became live markup: no elements it could smuggle in, no handlers, no scripts run."""
     page.wait_for_timeout(500)  # give any injected handler the chance to run
@@ -455,9 +983,9 @@ def test_hostile_document_renders_as_inert_text(page: Page, served: tuple[str, A
                 for piece in every_piece:
                     expect(panel.locator("blockquote.passage")).to_contain_text(piece)
                 expect(panel.locator("dl")).to_contain_text('<iframe srcdoc="<script>parent.__xss=6</script>">')
-                assert_inert(page, ["#conversation", "#source-panel"])
+                assert_inert(page, ["#conversation .message-content", "#source-panel"])
         go_to_documents(page)
-        assert_inert(page, ["#conversation", "#source-panel", "#documents-table"])
+        assert_inert(page, ["#conversation .message-content", "#source-panel", "#documents-table"])
         assert not [u for u in requested if "attacker.invalid" in u], requested
     finally:
         remove_by_source(assistant, "hostile.md")
@@ -559,7 +1087,7 @@ def test_with_auth_the_chat_needs_sign_in_and_only_admins_manage(browser: Browse
         sign_in(page, "bob", "wrong")
         expect(page.get_by_text(re.compile("Incorrect", re.I))).to_be_visible()
         sign_in(page, "bob", "builder")
-        page.wait_for_selector("#conversation .conversation")
+        page.wait_for_selector("#question textarea")
         answer = ask(page, EN_QUESTION)
         expect(answer.locator("button.cite").first).to_be_visible()
         page.get_by_role("tab", name="Documents").click()
@@ -574,7 +1102,7 @@ def test_with_auth_the_chat_needs_sign_in_and_only_admins_manage(browser: Browse
         page = context.new_page()
         page.goto(url)
         sign_in(page, "alice", "wonderland")
-        page.wait_for_selector("#conversation .conversation")
+        page.wait_for_selector("#question textarea")
         page.get_by_role("tab", name="Documents").click()
         expect(page.locator("#documents-table button.delete-doc").first).to_be_visible()
         expect(page.locator("#access-note")).not_to_contain_text("only administrators")
@@ -626,10 +1154,10 @@ def test_answer_markup_escapes_text_and_links_only_known_markers() -> None:
     answer = Answer(text="Built by 2035 [1] <img src=x onerror=alert(1)> [7].", citations=(citation,),
                     passages=(passage,), grounded=True, query="q")
     markup = render_answer(0, answer, "q")
-    assert markup.count('class="cite"') == 1 and 'data-index="1"' in markup
-    assert "[7]" in markup and 'data-index="7"' not in markup  # a marker with no citation stays text
-    assert "<img" not in markup and "<script>" not in markup and "&lt;img src=x" in markup
-    assert "&lt;b&gt;T&lt;/b&gt;" in markup  # the title in the sources list is escaped too
+    assert markup.count('class="cite"') == 1 and 'value="src/0/c/1"' in markup
+    assert "&#91;7&#93;" in markup and "src/0/c/7" not in markup  # a marker with no citation stays text
+    assert "<img" not in markup and "<script>" not in markup and "&#60;img src=x" in markup
+    assert "&#60;b&#62;T&#60;/b&#62;" in markup  # the title in the sources list is escaped too
 
 
 def test_refusal_markup_has_the_badge_and_nearest_passages() -> None:
@@ -637,7 +1165,7 @@ def test_refusal_markup_has_the_badge_and_nearest_passages() -> None:
     answer = Answer(text="The corpus does not cover this.", citations=(), passages=(passage,), grounded=False)
     markup = render_answer(3, answer)
     assert REFUSAL_BADGE in markup and "answer refusal" in markup
-    assert 'data-kind="p" data-turn="3" data-index="0"' in markup
+    assert 'value="src/3/p/0"' in markup
 
 
 def test_an_upload_says_whom_it_waits_for_while_another_process_writes(tmp_path: Path, embedder: Embedder) -> None:
@@ -660,9 +1188,12 @@ def test_an_upload_says_whom_it_waits_for_while_another_process_writes(tmp_path:
 def test_documents_table_escapes_titles_and_hides_delete_from_non_admins() -> None:
     from assistant.documents import StoredDocument
 
-    doc = StoredDocument("abc", "<img src=x onerror=alert(1)>", "evil.md", "en", 2, "2025-01-01T00:00:00", "h", {})
-    assert "<img" not in render_documents([doc], manage=True)
-    assert "delete-doc" in render_documents([doc], manage=True)
+    doc = StoredDocument("abc", "<img src=x onerror=alert(1)>", "/srv/x/evil.md", "en", 2, "2025-01-01T00:00:00",
+                         "h", {"kind": "law", "date": "2024-03-05"})
+    table = render_documents([doc], manage=True)
+    assert "<img" not in table and "/srv/x" not in table and "evil.md" in table
+    assert "2024-03-05" in table and ">law<" in table and "table-scroll" in table
+    assert "delete-doc" in table and "view-doc" in table
     assert "delete-doc" not in render_documents([doc], manage=False)
 
 
@@ -684,3 +1215,79 @@ def test_auth_and_admin_settings_are_parsed_strictly() -> None:
     with pytest.raises(ValueError, match="not 'user:password'"):
         parse_auth("alice")
     assert parse_admins(" alice, ,bob ") == {"alice", "bob"}
+
+
+def test_every_quote_under_a_marker_is_listed_with_its_source() -> None:
+    """Defect 7: only the first quote of a marker cited twice was listed under the answer."""
+    passage = _passage("First claim here. Filler. Second claim here.")
+    first = Citation(1, passage, "First claim here.", passage.start, passage.start + 17)
+    second = Citation(1, passage, "Second claim here.", passage.start + 26, passage.start + 44)
+    answer = Answer(text="First claim here. [1] Second claim here. [1]", citations=(first, second),
+                    passages=(passage,), grounded=True)
+    markup = render_answer(0, answer, "q")
+    assert "First claim here." in markup.split('class="sources"')[1]
+    assert "Second claim here." in markup.split('class="sources"')[1]
+
+
+def test_sources_are_shown_by_file_name_or_url_never_by_server_path() -> None:
+    from assistant.web.render import display_source
+
+    assert display_source("/srv/app/corpus/law.md") == "law.md"
+    assert display_source("C:\\data\\corpus\\law.md") == "law.md"
+    assert display_source("https://www.gov.cn/zhengce/2024.htm") == "https://www.gov.cn/zhengce/2024.htm"
+
+
+def test_a_quote_in_another_language_gets_a_labelled_gloss_and_same_language_none() -> None:
+    zh = Passage(text="国家对长江流域重点水域实行严格捕捞管理。", score=0.9, doc_id="d1", title="长江保护法",
+                 chunk_id="d1:0", start=0, end=20, language="zh")
+    citation = Citation(1, zh, zh.text, 0, len(zh.text))
+    answer = Answer(text=f"{zh.text} [1]", citations=(citation,), passages=(zh,), grounded=True, language="en")
+    glossed = render_answer(0, answer, "What does the law say about fishing?", "en", Assistant.gloss)
+    assert 'class="gloss"' in glossed and "not a translation" in glossed
+    assert "(to fish for" in glossed or "fish" in glossed.split('class="gloss"')[1]
+    same = Answer(text=f"{zh.text} [1]", citations=(citation,), passages=(zh,), grounded=True, language="zh")
+    assert 'class="gloss"' not in render_answer(0, same, "长江怎么捕捞？", "zh", Assistant.gloss)
+
+
+def test_examples_are_made_from_titles_and_headings() -> None:
+    from assistant.documents import StoredDocument
+    from assistant.web.render import example_questions
+
+    law = StoredDocument("a1", "Quokka Protection Act: full text", "q.md", "en", 3, "2025", "h", {})
+    report = StoredDocument("b2", "2024年政府工作报告", "r.md", "zh", 9, "2025", "h", {})
+    examples = example_questions([law, report], {"a1": ["Chapter 2 Habitats"], "b2": []}, "en")
+    assert examples == ["What are the main points of 2024年政府工作报告?",
+                        "What does Quokka Protection Act say about Chapter 2 Habitats?"]
+    assert example_questions([report], {}, "zh") == ["《2024年政府工作报告》的要点是什么？"]
+
+
+def test_saved_conversations_round_trip_and_stay_bounded() -> None:
+    from assistant.web.conversation import SAVED_CONVERSATIONS, Saved
+
+    passage = _passage("The city is built by 2035.")
+    citation = Citation(1, passage, "The city is built by 2035.", passage.start, passage.end)
+    answer = Answer(text="The city is built by 2035. [1]", citations=(citation,), passages=(passage,),
+                    grounded=True, query="When?")
+    saved = Saved().put("c1", [Turn("When?", answer), Turn("Unfinished?")])
+    restored = Saved.of(json.loads(json.dumps(saved.to_json()))).turns("c1")
+    assert restored[0] == Turn("When?", answer)
+    assert restored[1].question == "Unfinished?" and restored[1].error == "stopped"
+    for n in range(SAVED_CONVERSATIONS + 5):
+        saved = saved.put(f"x{n}", [Turn(f"q{n}")])
+    assert len(saved.conversations) == SAVED_CONVERSATIONS and saved.conversations[0]["id"] == f"x{n}"
+    assert Saved.of("not a dict").conversations == []
+    assert Saved.of({"conversations": [{"no": "id"}]}).conversations == []
+
+
+def test_export_numbers_citations_across_the_conversation(tmp_path: Path) -> None:
+    from assistant.web.export import to_docx, to_markdown
+
+    passage = _passage("The city is built by 2035.")
+    cite = Citation(1, passage, "The city is built by 2035.", passage.start, passage.end)
+    answer = Answer(text="Built by 2035. [1]", citations=(cite,), passages=(passage,), grounded=True)
+    turns = [Turn("When?", answer), Turn("Again?", answer)]
+    markdown = to_markdown(turns, "en")
+    assert "Built by 2035. [^1]" in markdown and "Built by 2035. [^2]" in markdown
+    assert "[^2]: <b>T</b>, ¶2, x.md: “The city is built by 2035.”" in markdown
+    notes = docx_footnotes(to_docx(turns, "en", tmp_path / "c.docx"))
+    assert notes == [" <b>T</b>, ¶2, x.md: “The city is built by 2035.”"] * 2

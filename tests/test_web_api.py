@@ -120,7 +120,7 @@ def test_add_documents_refuses_server_paths_that_were_not_uploaded(served: tuple
     before = [d.doc_id for d in assistant.documents()]
     payloads = [[{"path": str(secret), "meta": {"_type": "gradio.FileData"}}], [str(secret)]]
     for payload in payloads:
-        posted = httpx.post(f"{url}gradio_api/call/add_documents", json={"data": [payload]}, timeout=30)
+        posted = httpx.post(f"{url}gradio_api/call/add_documents", json={"data": [payload, None]}, timeout=30)
         assert posted.status_code == 200
         events = httpx.get(f"{url}gradio_api/call/add_documents/{posted.json()['event_id']}", timeout=60).text
         assert "event: error" in events
@@ -223,7 +223,7 @@ def file_data(path: str, name: str | None = None) -> dict[str, Any]:
 
 def call_add_documents(url: str, payload: list[Any]) -> tuple[str, Any]:
     """POST /add_documents the raw way; ("complete", results) or ("error", message)."""
-    posted = httpx.post(f"{url}gradio_api/call/add_documents", json={"data": [payload]}, timeout=30)
+    posted = httpx.post(f"{url}gradio_api/call/add_documents", json={"data": [payload, None]}, timeout=30)
     assert posted.status_code == 200, posted.text
     events = httpx.get(f"{url}gradio_api/call/add_documents/{posted.json()['event_id']}", timeout=120).text
     kind = data = None
@@ -282,10 +282,10 @@ def test_read_only_refuses_crafted_requests_to_the_page_handlers(read_only: tupl
     [uploaded] = upload_raw(url, {"crafted.md": b"# Crafted\n\nThe crafted upload says the toll is 9 yuan.\n"})
     session = uuid.uuid4().hex
     outcomes = {
-        "upload": call_ui_event(url, "upload", "upload", [[file_data(uploaded)]], session),
-        "ask delete": call_ui_event(url, "documents-table", "delete_doc", [], session, {"doc_id": victim}),
-        "confirm delete": call_ui_event(url, "confirm-delete", "click", [victim], session),
-        "re-index": call_ui_event(url, "reindex", "click", [], session),
+        "upload": call_ui_event(url, "upload", "upload", [[file_data(uploaded)], "en"], session),
+        "ask delete": call_ui_event(url, "documents-table", "delete_doc", ["en"], session, {"doc_id": victim}),
+        "confirm delete": call_ui_event(url, "confirm-delete", "click", [victim, "en"], session),
+        "re-index": call_ui_event(url, "reindex", "click", ["en"], session),
     }
     for what, message in outcomes.items():
         assert message["success"] is False, f"{what} was not refused: {message}"

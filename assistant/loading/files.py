@@ -15,14 +15,17 @@ from typing import Any
 
 from assistant.documents import Document
 from assistant.errors import LoadError
-from assistant.loading.common import MB, Limits, Parsed, clean, human_size, storable
+from assistant.loading.common import MB, Limits, OcrOptions, PageProgress, Parsed, clean, human_size, storable
 from assistant.loading.docx import read_docx
 from assistant.loading.html import read_html
+from assistant.loading.image import read_image
 from assistant.loading.pdf import read_pdf
 from assistant.loading.text import read_markdown, read_txt
 from assistant.text import detect_language
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"})
+IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
+    {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm", *IMAGE_SUFFIXES})
 _READERS: dict[str, Callable[[bytes, str, Limits], Parsed]] = {
     ".txt": read_txt,
     ".md": read_markdown,
@@ -31,6 +34,7 @@ _READERS: dict[str, Callable[[bytes, str, Limits], Parsed]] = {
     ".docx": read_docx,
     ".html": read_html,
     ".htm": read_html,
+    **dict.fromkeys(IMAGE_SUFFIXES, read_image),
 }
 
 _TITLE_MAX = 200
@@ -40,7 +44,8 @@ _TITLE_MAX = 200
 
 
 def load_document(
-    path: str | Path, *, max_mb: float = 50.0, max_pages: int = 2000, source: str | None = None
+    path: str | Path, *, max_mb: float = 50.0, max_pages: int = 2000, source: str | None = None,
+    ocr: OcrOptions | None = None, progress: PageProgress | None = None,
 ) -> Document:
     """Load one file into a Document, or raise LoadError saying why it cannot be used.
 
@@ -48,14 +53,17 @@ def load_document(
     page count (checked before any text is extracted), so a hostile file costs little.
     ``source`` defaults to the absolute path; the web UI passes the uploaded file's name
     instead, and that name is then also what error messages show (the temp path would mean
-    nothing to the user).
+    nothing to the user). Scanned PDF pages and images are read by OCR as ``ocr`` says
+    (``OcrOptions.from_settings``), within its page and time budget, telling ``progress`` after
+    each page: OCR takes seconds a page, so a caller shows it. Pages OCR could not read are
+    named in ``metadata["warnings"]``, and the Document holds the others.
     """
     file = Path(path).expanduser()
     label = source if source is not None else str(path)
     _check_file(file, label, max_mb)
     data = _read_bytes(file, label, max_mb)
     reader = _READERS[file.suffix.lower()]
-    parsed = reader(data, label, Limits(max_mb, max_pages))
+    parsed = reader(data, label, Limits(max_mb, max_pages, ocr or OcrOptions(), progress))
     if not parsed.text:
         raise LoadError(label, "no text found in the file")
     metadata = {**parsed.metadata, "size_bytes": len(data)}

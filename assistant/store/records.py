@@ -14,6 +14,7 @@ from typing import Any
 import chromadb
 
 from assistant.documents import Chunk, Document, Passage, StoredDocument
+from assistant.metadata import chunk_fields
 
 UNIT_VECTOR = [1.0]  # the registry is looked up by id and filter only, never by similarity
 READ_PAGE = 5000  # records per read: under SQLite's variable limit, and bounded responses from a server
@@ -62,11 +63,33 @@ def chunk_metadata(doc_id: str, document: Document, chunk: Chunk) -> dict[str, A
     }
     if chunk.page is not None:
         meta["page"] = chunk.page
-    for key in ("kind", "issuer", "date"):
-        value = document.metadata.get(key)
-        if isinstance(value, str | int | float | bool):
-            meta[key] = value
+    if read_by_ocr(document, chunk):
+        meta["ocr"] = True
+    meta.update(chunk_fields(document.metadata))  # kind, issuer, date, year, date_start/date_end: for filters
     return meta
+
+
+def chunk_from(passage: Passage) -> Chunk:
+    """The Chunk a stored passage was written from (its index, offsets, paragraph, page and heading path).
+
+    A metadata correction rewrites a document's chunks in place, under the same ids: rebuilt from
+    what is stored, they keep the boundaries they were cut at.
+    """
+    return Chunk(text=passage.text, index=int(passage.chunk_id.rpartition(":")[2]), start=passage.start,
+                 end=passage.end, paragraph=passage.paragraph or 0, page=passage.page,
+                 heading_path=tuple(passage.heading.split(" > ")) if passage.heading else ())
+
+
+def read_by_ocr(document: Document, chunk: Chunk) -> bool:
+    """Whether any of the chunk's text lies on a page the loader read by OCR (its ``ocr_pages`` metadata).
+
+    Decided from the document's metadata, which is stored with its text, so a re-index from the
+    store marks the same chunks.
+    """
+    listed = document.metadata.get("ocr_pages")
+    ocr_pages = set(listed) if isinstance(listed, list) else set()  # front matter may hold anything under any key
+    return any(page.number in ocr_pages and page.start < chunk.end and chunk.start < page.end
+               for page in document.pages)
 
 
 def passage_from(chunk_key: str, text: str, meta: dict[str, Any], score: float) -> Passage:
@@ -85,6 +108,9 @@ def passage_from(chunk_key: str, text: str, meta: dict[str, Any], score: float) 
         paragraph=int(meta["paragraph"]) if meta.get("paragraph") is not None else None,
         heading=str(meta.get("heading", "")),
         language=str(meta.get("language", "")),
+        ocr=bool(meta.get("ocr", False)),
+        date=str(meta.get("date") or ""),
+        kind=str(meta.get("kind") or ""),
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import chromadb
@@ -24,7 +25,15 @@ from assistant.settings import Settings
 from assistant.store.connection import connection_for, uses_chroma
 from assistant.store.identity import CollectionIdentity
 from assistant.store.journal import Journal
-from assistant.store.records import UNIT_VECTOR, chunk_id, chunk_metadata, passage_from, read_pages, stored_document
+from assistant.store.records import (
+    UNIT_VECTOR,
+    chunk_from,
+    chunk_id,
+    chunk_metadata,
+    passage_from,
+    read_pages,
+    stored_document,
+)
 from assistant.store.reindex import Reindexing
 from assistant.store.revisions import Revisions, first_revision
 
@@ -175,6 +184,79 @@ class Store(CollectionIdentity, Revisions, Journal, Reindexing):
         self._set_pending()
 
     @uses_chroma
+    def rewrite_document(self, doc_id: str, document: Document, chunks: Sequence[Chunk],
+                         vectors: np.ndarray) -> StoredDocument:
+        """Give a registered document new metadata (title, date, kind...), in its registry entry and in every chunk.
+
+        For a user's correction (write lock held). The chunks keep their ids, texts and boundaries
+        (``stored_chunks``); their metadata, and ``vectors``, are written in place. The write is marked
+        pending until the registry, the commit point, holds the new metadata: if this process dies
+        midway, the next writer rewrites the chunks from whatever the registry then holds (``recover``).
+        The ``updated_at`` stamp tells derived indexes (keyword search) that the document changed.
+        """
+        self.get(doc_id)  # an unknown id is an error before anything is written
+        self.lock.ensure_held()
+        self._set_pending(refresh=doc_id)
+        self.write_chunks(doc_id, document, chunks, vectors)
+        self.lock.ensure_held()  # a server lease lost meanwhile: stop before the commit point
+        self._register_metadata({doc_id: document}, updated_at=f"{time.time():.6f}")  # two in a second differ
+        self._set_pending()
+        return self.get(doc_id)
+
+    @uses_chroma
+    def update_metadata(self, documents: Mapping[str, Document]) -> None:
+        """Write the title and metadata of registered documents (write lock held), e.g. after a re-index read
+        their dates and kinds again; one revision bump for them all. Their chunks are the caller's to write."""
+        self.lock.ensure_held()
+        if documents:
+            self._register_metadata(documents)
+
+    def _register_metadata(self, documents: Mapping[str, Document], **extra: str) -> None:
+        """Registry entries' title and metadata (each entry one write, so each is old or new, never half)."""
+        for doc_id, document in documents.items():
+            self.registry.update(ids=[doc_id], metadatas=[{
+                "title": document.title,
+                "extra": json.dumps(document.metadata, ensure_ascii=False, default=str),
+                **extra,
+            }])
+        self._bump_revision()
+
+    @uses_chroma
+    def stored_chunks(self, doc_id: str, title: str) -> tuple[list[Chunk], np.ndarray]:
+        """A document's chunks as stored (by index) with their vectors, each headed by ``title``.
+
+        What a metadata rewrite writes back: the same cuts and texts, the title in the heading path
+        that every chunk starts with (chunking.py), and the vectors to keep or to replace.
+        """
+        found = {key: (text, meta, vector) for page in read_pages(self.collection, ["documents", "metadatas",
+                                                                                    "embeddings"],
+                                                                  where={"doc_id": doc_id})
+                 for key, text, meta, vector in zip(page["ids"], page["documents"], page["metadatas"],
+                                                    page["embeddings"], strict=True)}
+        keys = sorted(found)
+        chunks = []
+        for key in keys:
+            chunk = chunk_from(passage_from(key, found[key][0], found[key][1], 0.0))
+            chunks.append(replace(chunk, heading_path=(title, *chunk.heading_path[1:])))
+        vectors = np.asarray([found[key][2] for key in keys], dtype=np.float32).reshape(len(keys), -1)
+        return chunks, vectors
+
+    @uses_chroma
+    def recover(self) -> None:
+        """Journal.recover, plus a metadata rewrite left half done: its chunks take the registry's metadata.
+
+        The registry entry is either the old one or the new one (its update is a single write), so
+        every chunk ends as it says; a title rewrite may leave some vectors embedded under the old
+        title, which still find the chunk's own text (``assistant reindex`` re-embeds them all).
+        """
+        refreshed = self._pending().get("refresh")
+        if refreshed and self.registry.get(ids=[refreshed], include=[])["ids"]:
+            document = self.load(refreshed)
+            chunks, vectors = self.stored_chunks(refreshed, document.title)
+            self.write_chunks(refreshed, document, chunks, vectors)
+        super().recover()
+
+    @uses_chroma
     def delete_chunks(self, doc_id: str) -> None:
         self.collection.delete(where={"doc_id": doc_id})
 
@@ -239,10 +321,12 @@ class Store(CollectionIdentity, Revisions, Journal, Reindexing):
     def document_stamps(self) -> dict[str, str]:
         """Every registered document id with the time it was added (metadata only, in pages).
 
-        A document's chunks never change while it stays registered, so (id, added_at) pairs are
-        enough for a derived index to find what came and went since it last looked.
+        A document's chunks never change while it stays registered but by a metadata rewrite, which
+        stamps ``updated_at``, so (id, that time) pairs are enough for a derived index to find what
+        came, went or changed since it last looked.
         """
-        return {i: str(m.get("added_at", "")) for page in read_pages(self.registry, ["metadatas"])
+        return {i: str(m.get("updated_at") or m.get("added_at", ""))
+                for page in read_pages(self.registry, ["metadatas"])
                 for i, m in zip(page["ids"], page["metadatas"], strict=True)}
 
     @uses_chroma

@@ -2,8 +2,10 @@
 
 Split by concern, each module importing only those before it:
 
-- :mod:`~assistant.web.conversation`: the turns a page keeps in its state, and the history they give.
+- :mod:`~assistant.web.i18n`: every string of the app in English and Chinese.
+- :mod:`~assistant.web.conversation`: the turns a page keeps, their history, and their copy in the browser.
 - :mod:`~assistant.web.render`: pure functions from answers, passages and documents to escaped HTML.
+- :mod:`~assistant.web.export`: a conversation as Markdown or DOCX, citations as footnotes.
 - :mod:`~assistant.web.uploads`: the plain name an upload is stored under, and which uploads may be read.
 - :mod:`~assistant.web.handlers`: :class:`WebApp`, whose methods the page's events call; every write is
   checked there, on the server. It talks only to :class:`assistant.service.Assistant`.
@@ -21,15 +23,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home; set
 
 from assistant.web.conversation import Turn, history_of
 from assistant.web.handlers import READ_ONLY_NOTE, WebApp, parse_admins
-from assistant.web.layout import EXAMPLES
-from assistant.web.render import REFUSAL_BADGE, highlight_span, highlight_spans, render_answer, render_documents
+from assistant.web.render import highlight_span, highlight_spans, render_answer, render_documents
 from assistant.web.server import parse_auth, serve
 from assistant.web.uploads import safe_source_name
 
 __all__ = [
-    "EXAMPLES",
     "READ_ONLY_NOTE",
-    "REFUSAL_BADGE",
     "Turn",
     "WebApp",
     "highlight_span",

@@ -1,9 +1,11 @@
-"""The page itself: the ``gr.Blocks`` with its Chat and Documents tabs, the JS/CSS it needs, the wiring.
+"""The page itself: the ``gr.Blocks`` with its Chat and Documents tabs, the script it needs, the wiring.
 
 Components are built here and every event is wired to a :class:`~assistant.web.handlers.WebApp`
-method; what the page does lives in the handlers, what it shows in the renderers. The small
-``js_on_load`` handlers turn clicks into custom events (``open_source``, ``delete_doc``), and the
-styles come from ``assistant/web_assets/``.
+method; what the page does lives in the handlers, what it shows in the renderers. The chat is a
+``gr.Chatbot`` (roles, copy, retry, edit, like and dislike); the sources panel beside it opens
+from the answers' markers through the page script (``web_assets/chat.js``), which turns a click on
+a marker button into a ``change`` of a hidden box. Labels are ``gr.I18n`` keys; the language
+switch re-labels them with plain strings (:func:`relabel`).
 """
 
 from __future__ import annotations
@@ -16,44 +18,31 @@ import gradio as gr
 
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.web.handlers import READ_ONLY_NOTE, WebApp
-from assistant.web.render import render_conversation, render_notice, render_panel_placeholder
+from assistant.web.conversation import new_conversation_id
+from assistant.web.handlers import WebApp
+from assistant.web.i18n import I18N, text
+from assistant.web.render import render_panel_placeholder
 
 ASSETS = Path(__file__).resolve().parent.parent / "web_assets"
-EXAMPLES: tuple[str, ...] = (
-    "By what year will the model city be built?",
-    "长江大保护典范城市计划在哪一年基本建成？",
-    "What mechanisms should be improved for cadres?",
-)
+STORAGE_KEY = "policy-assistant-conversations"
+LANGUAGE_CHOICES = [("English", "en"), ("中文", "zh")]
 
-# Delegated click handler on the conversation: any element with data-kind opens a source.
-CONVERSATION_JS = """
-element.addEventListener('click', (event) => {
-  const target = event.target.closest('[data-kind]');
-  if (!target || !element.contains(target)) return;
-  event.preventDefault();
-  element.querySelectorAll('.is-open').forEach((node) => node.classList.remove('is-open'));
-  target.classList.add('is-open');
-  trigger('open_source', {
-    turn: Number(target.dataset.turn), kind: target.dataset.kind, index: Number(target.dataset.index)
-  });
-});
-"""
-# Delete… buttons in the documents table ask for confirmation through a custom event.
+# Delete… and View buttons in the documents table become custom events.
 DOCUMENTS_JS = """
 element.addEventListener('click', (event) => {
-  const target = event.target.closest('button.delete-doc');
+  const target = event.target.closest('button.delete-doc, button.view-doc');
   if (!target || !element.contains(target)) return;
-  trigger('delete_doc', {doc_id: target.dataset.doc});
+  trigger(target.classList.contains('delete-doc') ? 'delete_doc' : 'view_doc', {doc_id: target.dataset.doc});
 });
 """
-# Bring the highlighted span into view whenever the panel shows a new passage.
-PANEL_JS = """
+# Bring the highlighted span into view whenever the panel or a viewer shows new text.
+SCROLL_TO_MARK_JS = """
 watch('value', () => {
   const mark = element.querySelector('mark');
   if (mark) mark.scrollIntoView({block: 'nearest', behavior: 'smooth'});
 });
 """
+LOCALE_JS = "(locale, saved) => [navigator.language || 'en', saved]"
 
 
 def stylesheet() -> str:
@@ -61,26 +50,51 @@ def stylesheet() -> str:
     return (ASSETS / "web.css").read_text(encoding="utf-8")
 
 
+def script() -> str:
+    """The page script (marker clicks, copying an answer with its citations); Gradio 6 takes it at launch."""
+    return (ASSETS / "chat.js").read_text(encoding="utf-8")
+
+
 @dataclass
 class ChatTab:
-    conversation: gr.HTML
-    examples: gr.Row
-    example_buttons: list[gr.Button]
+    chatbot: gr.Chatbot
     question: gr.Textbox
     send: gr.Button
+    stop: gr.Button
     new_chat: gr.Button
+    across: gr.Checkbox
+    chart: gr.LinePlot
+    announcer: gr.HTML
+    notice: gr.HTML
     scope: gr.Dropdown
+    past: gr.Dropdown
+    open_past: gr.Button
+    delete_past: gr.Button
+    export_md: gr.DownloadButton
+    export_docx: gr.DownloadButton
+    export_csv: gr.DownloadButton
+    conversations: gr.Accordion
+    settings_box: gr.Accordion
     k: gr.Slider
     mode: gr.Radio
     info: gr.HTML
     panel: gr.HTML
+    viewer: gr.HTML
+    target: gr.Textbox
 
 
 @dataclass
 class DocumentsTab:
     access: gr.HTML
     upload: gr.File
+    url_row: gr.Row
+    url: gr.Textbox
+    url_button: gr.Button
+    progress: gr.HTML
     results: gr.HTML
+    heading: gr.HTML
+    search: gr.Textbox
+    order: gr.Dropdown
     table: gr.HTML
     confirm_box: gr.Group
     confirm_text: gr.HTML
@@ -88,61 +102,147 @@ class DocumentsTab:
     no: gr.Button
     reindex: gr.Button
     refresh: gr.Button
+    feedback: gr.DownloadButton
     status: gr.HTML
+    viewer: gr.HTML
+
+
+@dataclass
+class Page:
+    header: gr.HTML
+    language: gr.Radio
+    chat_tab: gr.Tab
+    documents_tab: gr.Tab
+    chat: ChatTab
+    docs: DocumentsTab
 
 
 def _chat_column(settings: Settings) -> dict[str, Any]:
-    """Conversation, example questions, the question box, scope and answer settings."""
+    """Conversation, question box, scope, past conversations and answer settings."""
     ui: dict[str, Any] = {}
-    ui["conversation"] = gr.HTML(render_conversation([]), js_on_load=CONVERSATION_JS, elem_id="conversation",
-                                 autoscroll=True, max_height=640)
-    with gr.Row(elem_id="examples") as ui["examples"]:
-        ui["example_buttons"] = [gr.Button(q, size="sm", elem_classes="example") for q in EXAMPLES]
-    with gr.Row():
-        ui["question"] = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False, lines=1,
+    ui["chatbot"] = gr.Chatbot(elem_id="conversation", label=I18N("chat_label"), height=560, autoscroll=True,
+                               editable="user", feedback_options=("Like", "Dislike"), sanitize_html=True,
+                               render_markdown=True, group_consecutive_messages=False, layout="bubble",
+                               placeholder=render_panel_placeholder())
+    with gr.Row(elem_id="ask-row"):
+        ui["question"] = gr.Textbox(placeholder=I18N("question_placeholder"), show_label=False, lines=1,
                                     max_lines=6, scale=6, elem_id="question", autofocus=True)
-        ui["send"] = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="send")
-        ui["new_chat"] = gr.Button("New chat", scale=1, min_width=130, elem_id="new-chat")
-    ui["scope"] = gr.Dropdown(choices=[], value=[], multiselect=True, label="Only search these documents",
-                              info="Leave empty to search all documents.", elem_id="scope")
-    with gr.Accordion("Answer settings", open=False, elem_id="answer-settings"):
-        ui["k"] = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved per question",
-                            elem_id="top-k")
+        ui["send"] = gr.Button(I18N("ask"), variant="primary", scale=1, min_width=80, elem_id="send")
+        ui["stop"] = gr.Button(I18N("stop"), variant="stop", scale=1, min_width=80, elem_id="stop", visible=False)
+        ui["new_chat"] = gr.Button(I18N("new_chat"), scale=1, min_width=110, elem_id="new-chat")
+    ui["across"] = gr.Checkbox(False, label=I18N("across"), info=I18N("across_info"), elem_id="across")
+    ui["chart"] = gr.LinePlot(visible=False, elem_id="chart", label=I18N("chart"), x="date", y="value")
+    ui["announcer"] = gr.HTML(elem_id="announcer", elem_classes="sr-only")
+    ui["notice"] = gr.HTML(elem_id="chat-notice")
+    ui["scope"] = gr.Dropdown(choices=[], value=[], multiselect=True, label=I18N("scope"), info=I18N("scope_info"),
+                              elem_id="scope")
+    with gr.Accordion(I18N("conversations"), open=False, elem_id="conversations") as ui["conversations"]:
+        ui["past"] = gr.Dropdown(choices=[], value=None, label=I18N("conversation_pick"), elem_id="past")
+        with gr.Row():
+            ui["open_past"] = gr.Button(I18N("open_conversation"), size="sm", elem_id="open-conversation")
+            ui["delete_past"] = gr.Button(I18N("delete_conversation"), size="sm", elem_id="delete-conversation")
+        with gr.Row():
+            ui["export_md"] = gr.DownloadButton(I18N("export_markdown"), size="sm", elem_id="export-md")
+            ui["export_docx"] = gr.DownloadButton(I18N("export_docx"), size="sm", elem_id="export-docx")
+            ui["export_csv"] = gr.DownloadButton(I18N("export_csv"), size="sm", elem_id="export-csv")
+    with gr.Accordion(I18N("answer_settings"), open=False, elem_id="answer-settings") as ui["settings_box"]:
+        ui["k"] = gr.Slider(1, 20, value=settings.top_k, step=1, label=I18N("top_k"), elem_id="top-k")
         modes = ["extractive"] + (["llm"] if settings.llm_provider != "none" else [])
-        ui["mode"] = gr.Radio(modes, value=modes[-1], label="Answer mode", elem_id="mode", interactive=len(modes) > 1,
-                              info="extractive quotes the documents; llm writes an answer whose citations are "
-                                   "verified (set ASSISTANT_LLM_PROVIDER to enable it).")
+        ui["mode"] = gr.Radio(modes, value=modes[-1], label=I18N("mode"), elem_id="mode", interactive=len(modes) > 1,
+                              info=I18N("mode_info"))
         ui["info"] = gr.HTML(elem_id="system-info")
+    ui["target"] = gr.Textbox(visible="hidden", elem_id="cite-target", show_label=False)
     return ui
 
 
 def _chat_tab(settings: Settings) -> ChatTab:
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=420):
+        with gr.Column(scale=3, min_width=340):
             ui = _chat_column(settings)
-        with gr.Column(scale=2, min_width=320):
-            ui["panel"] = gr.HTML(render_panel_placeholder(), js_on_load=PANEL_JS, elem_id="source-panel")
+        with gr.Column(scale=2, min_width=300):
+            ui["panel"] = gr.HTML(render_panel_placeholder(), js_on_load=SCROLL_TO_MARK_JS, elem_id="source-panel")
+            ui["viewer"] = gr.HTML(js_on_load=SCROLL_TO_MARK_JS, elem_id="document-viewer", max_height=520)
     return ChatTab(**ui)
 
 
 def _documents_tab(settings: Settings, read_only: bool) -> DocumentsTab:
-    """Upload, table, delete confirmation and re-index; a read-only app never shows the write controls."""
-    access = gr.HTML(render_notice(READ_ONLY_NOTE, "warn") if read_only else "", elem_id="access-note")
+    """Upload, search and sort, table, delete confirmation, re-index; a read-only app shows no write controls."""
+    access = gr.HTML(elem_id="access-note")
     upload = gr.File(file_count="multiple", elem_id="upload", height=150, visible=not read_only,
-                     label=f"Add documents (.txt .md .pdf .docx .html), up to {settings.max_upload_mb:g} MB each")
-    results = gr.HTML(elem_id="upload-results", min_height=70, visible=not read_only)  # room for the progress bar
-    gr.HTML("<h3 style=\"margin:8px 0 0\">Stored documents</h3>")
+                     label=text("en", "upload", mb=f"{settings.max_upload_mb:g}"))
+    with gr.Row(elem_id="add-url-row", visible=not read_only) as url_row:
+        url = gr.Textbox(label=I18N("add_url"), placeholder=I18N("add_url_placeholder"), elem_id="add-url", scale=4,
+                         lines=1, max_lines=4)
+        url_button = gr.Button(I18N("add_url_button"), elem_id="add-url-button", scale=1, min_width=100)
+    progress = gr.HTML(elem_id="upload-progress", min_height=40, visible=not read_only)
+    results = gr.HTML(elem_id="upload-results", visible=not read_only)
+    heading = gr.HTML(f"<h3>{text('en', 'stored_documents')}</h3>", elem_id="documents-heading")
+    with gr.Row(elem_id="documents-tools"):
+        search = gr.Textbox(label=I18N("search_documents"), placeholder=I18N("search_documents_placeholder"),
+                            elem_id="doc-search", scale=3)
+        order = gr.Dropdown(choices=_orders("en"), value="added", label=I18N("sort_by"), elem_id="doc-sort", scale=1)
     table = gr.HTML(js_on_load=DOCUMENTS_JS, elem_id="documents-table")
     with gr.Group(visible=False, elem_id="confirm-delete-box") as confirm_box:
         confirm_text = gr.HTML(elem_id="confirm-text", padding=True)
         with gr.Row():
-            yes = gr.Button("Yes, delete", variant="stop", elem_id="confirm-delete")
-            no = gr.Button("Cancel", elem_id="cancel-delete")
+            yes = gr.Button(I18N("confirm_delete"), variant="stop", elem_id="confirm-delete")
+            no = gr.Button(I18N("cancel"), elem_id="cancel-delete")
     with gr.Row():
-        reindex = gr.Button("Re-index all", size="sm", elem_id="reindex", visible=not read_only)
-        refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
+        reindex = gr.Button(I18N("reindex"), size="sm", elem_id="reindex", visible=not read_only)
+        refresh = gr.Button(I18N("refresh"), size="sm", elem_id="refresh")
+        feedback = gr.DownloadButton(I18N("export_feedback"), size="sm", elem_id="export-feedback",
+                                     visible=not read_only)
     status = gr.HTML(elem_id="documents-status", min_height=50)
-    return DocumentsTab(access, upload, results, table, confirm_box, confirm_text, yes, no, reindex, refresh, status)
+    viewer = gr.HTML(js_on_load=SCROLL_TO_MARK_JS, elem_id="documents-viewer", max_height=600)
+    return DocumentsTab(access, upload, url_row, url, url_button, progress, results, heading, search, order, table,
+                        confirm_box, confirm_text, yes, no, reindex, refresh, feedback, status, viewer)
+
+
+def _orders(ui: str) -> list[tuple[str, str]]:
+    return [(text(ui, "sort_added"), "added"), (text(ui, "sort_title"), "title"), (text(ui, "sort_date"), "date")]
+
+
+def _header(ui: str) -> str:
+    return (f'<h1 style="margin:0">{text(ui, "app_title")}</h1>'
+            f'<p style="margin:2px 0 0;opacity:.75">{text(ui, "app_subtitle")}</p>')
+
+
+def relabel(page: Page, ui: str, settings: Settings) -> list[Any]:
+    """Every labelled component in ``ui``'s language (the chatbot's label goes with its messages), in the order
+    of :func:`relabelled`; the last is the language switch."""
+    return [
+        _header(ui), gr.Tab(label=text(ui, "tab_chat")), gr.Tab(label=text(ui, "tab_documents")),
+        gr.Textbox(placeholder=text(ui, "question_placeholder")),
+        gr.Button(value=text(ui, "ask")), gr.Button(value=text(ui, "stop")), gr.Button(value=text(ui, "new_chat")),
+        gr.Dropdown(label=text(ui, "scope"), info=text(ui, "scope_info")),
+        gr.Accordion(label=text(ui, "conversations")), gr.Dropdown(label=text(ui, "conversation_pick")),
+        gr.Button(value=text(ui, "open_conversation")), gr.Button(value=text(ui, "delete_conversation")),
+        gr.DownloadButton(label=text(ui, "export_markdown")), gr.DownloadButton(label=text(ui, "export_docx")),
+        gr.Checkbox(label=text(ui, "across"), info=text(ui, "across_info")),
+        gr.DownloadButton(label=text(ui, "export_csv")), gr.LinePlot(label=text(ui, "chart")),
+        gr.Accordion(label=text(ui, "answer_settings")), gr.Slider(label=text(ui, "top_k")),
+        gr.Radio(label=text(ui, "mode"), info=text(ui, "mode_info")),
+        gr.File(label=text(ui, "upload", mb=f"{settings.max_upload_mb:g}")),
+        gr.Textbox(label=text(ui, "add_url"), placeholder=text(ui, "add_url_placeholder")),
+        gr.Button(value=text(ui, "add_url_button")),
+        f"<h3>{text(ui, 'stored_documents')}</h3>",
+        gr.Textbox(label=text(ui, "search_documents"), placeholder=text(ui, "search_documents_placeholder")),
+        gr.Dropdown(label=text(ui, "sort_by"), choices=_orders(ui)),
+        gr.Button(value=text(ui, "confirm_delete")), gr.Button(value=text(ui, "cancel")),
+        gr.Button(value=text(ui, "reindex")), gr.Button(value=text(ui, "refresh")),
+        gr.DownloadButton(label=text(ui, "export_feedback")), gr.Radio(label=text(ui, "interface_language")),
+    ]
+
+
+def relabelled(page: Page) -> list[Any]:
+    """The components :func:`relabel` updates, in its order."""
+    chat, docs = page.chat, page.docs
+    return [page.header, page.chat_tab, page.documents_tab, chat.question, chat.send, chat.stop,
+            chat.new_chat, chat.scope, chat.conversations, chat.past, chat.open_past, chat.delete_past,
+            chat.export_md, chat.export_docx, chat.across, chat.export_csv, chat.chart, chat.settings_box, chat.k,
+            chat.mode, docs.upload, docs.url,
+            docs.url_button, docs.heading,
+            docs.search, docs.order, docs.yes, docs.no, docs.reindex, docs.refresh, docs.feedback, page.language]
 
 
 def build_app(assistant: Assistant, settings: Settings | None = None) -> gr.Blocks:
@@ -150,50 +250,123 @@ def build_app(assistant: Assistant, settings: Settings | None = None) -> gr.Bloc
     settings = settings or assistant.settings
     web = WebApp(assistant, settings)
     with gr.Blocks(title="Policy assistant", analytics_enabled=False) as app:
-        turns = gr.State([])
-        pending_delete = gr.State(None)
-        gr.HTML('<h1 style="margin:0">Policy assistant</h1><p style="margin:2px 0 0;opacity:.75">Answers quote '
-                "the documents and cite the exact passages. English and Chinese.</p>", elem_id="header")
+        state = _State(turns=gr.State([]), ui=gr.State("en"), conversation=gr.State(new_conversation_id()),
+                       saved=gr.BrowserState({"current": "", "conversations": []}, storage_key=STORAGE_KEY),
+                       pending_delete=gr.State(None), locale=gr.Textbox(visible="hidden", elem_id="locale"))
+        with gr.Row(elem_id="top"):
+            header = gr.HTML(_header("en"), elem_id="header")
+            language = gr.Radio(LANGUAGE_CHOICES, value="en", label=I18N("interface_language"),
+                                elem_id="interface-language", scale=0, min_width=200)
         with gr.Tabs(elem_id="tabs"):
-            with gr.Tab("Chat", id="chat", elem_id="chat-tab") as chat_tab:
+            with gr.Tab(I18N("tab_chat"), id="chat", elem_id="chat-tab") as chat_tab:
                 chat = _chat_tab(settings)
-            with gr.Tab("Documents", id="documents", elem_id="documents-tab") as documents_tab:
+            with gr.Tab(I18N("tab_documents"), id="documents", elem_id="documents-tab") as documents_tab:
                 docs = _documents_tab(settings, web.read_only)
-        _wire_chat(web, chat, turns)
-        _wire_documents(web, chat, docs, pending_delete, app, [chat_tab, documents_tab])
+        page = Page(header, language, chat_tab, documents_tab, chat, docs)
+        _wire_chat(web, page, state)
+        _wire_documents(web, page, state)
+        _wire_language(web, page, state, app, settings)
         _api_endpoints(web)
     return app
+
+
+@dataclass
+class _State:
+    turns: gr.State
+    ui: gr.State
+    conversation: gr.State
+    saved: gr.BrowserState
+    pending_delete: gr.State
+    locale: gr.Textbox
 
 
 _PRIVATE: dict[str, Any] = {"api_visibility": "private"}  # UI events stay out of the API page and clients
 
 
-def _wire_chat(web: WebApp, chat: ChatTab, turns: gr.State) -> None:
-    inputs = [chat.question, turns, chat.scope, chat.k, chat.mode]
-    outputs = [chat.conversation, turns, chat.question, chat.examples]
-    chat.question.submit(web.respond, inputs, outputs, **_PRIVATE)
-    chat.send.click(web.respond, inputs, outputs, **_PRIVATE)
-    for button, text in zip(chat.example_buttons, EXAMPLES, strict=True):
-        button.click(lambda t=text: t, None, chat.question, **_PRIVATE).then(web.respond, inputs, outputs, **_PRIVATE)
-    chat.new_chat.click(web.new_chat, None, [*outputs, chat.panel], **_PRIVATE)
-    chat.conversation.open_source(web.open_source, [turns], chat.panel, **_PRIVATE)
+def _wire_chat(web: WebApp, page: Page, state: _State) -> None:
+    chat = page.chat
+    options = [chat.scope, chat.k, chat.mode, chat.across, state.ui, state.saved, state.conversation]
+    outputs = [chat.chatbot, state.turns, state.saved, state.conversation, chat.question, chat.send, chat.stop,
+               chat.announcer]
+    exports = {"fn": web.exports, "inputs": [state.turns, state.ui],
+               "outputs": [chat.export_md, chat.export_docx, chat.export_csv], **_PRIVATE}
+    # "multiple": a stopped answer may still be winding down in its thread, and must not block the next
+    # question; a second submission of the same question is dropped by the handler's per-session guard.
+    asked = gr.on([chat.question.submit, chat.send.click], web.respond, [chat.question, state.turns, *options],
+                  outputs, trigger_mode="multiple", **_PRIVATE)
+    retried = chat.chatbot.retry(web.retry, [state.turns, *options], outputs, **_PRIVATE)
+    edited = chat.chatbot.edit(web.edit, [state.turns, *options], outputs, **_PRIVATE)
+    picked = chat.chatbot.example_select(_example_text, None, chat.question, **_PRIVATE).then(
+        web.respond, [chat.question, state.turns, *options], outputs, **_PRIVATE)
+    running = [asked, retried, edited, picked]
+    for event in running:
+        event.then(**exports).then(web.chart, [state.turns, state.ui], chat.chart, **_PRIVATE).then(
+            lambda saved: gr.Dropdown(choices=web.conversation_choices(saved)), state.saved, chat.past, **_PRIVATE)
+    chat.stop.click(web.stop, [state.turns, state.ui, state.saved, state.conversation],
+                    [chat.chatbot, state.turns, state.saved, chat.question, chat.send, chat.stop, chat.announcer],
+                    cancels=running, **_PRIVATE)
+    gr.on([chat.new_chat.click, chat.chatbot.clear], web.new_chat, state.ui,
+          [chat.chatbot, state.turns, state.conversation, chat.panel], **_PRIVATE).then(**exports)
+    chat.chatbot.like(web.feedback, [state.turns, state.ui], chat.notice, **_PRIVATE).then(
+        web.feedback_file, None, page.docs.feedback, **_PRIVATE)
+    chat.target.change(web.open_source, [chat.target, state.turns, state.ui], [chat.panel, chat.viewer], **_PRIVATE)
+    chat.open_past.click(web.open_conversation, [chat.past, state.saved, state.ui],
+                         [chat.chatbot, state.turns, state.conversation, state.saved, chat.panel],
+                         **_PRIVATE).then(**exports)
+    chat.delete_past.click(web.delete_conversation, [chat.past, state.saved, state.conversation, state.ui],
+                           [chat.chatbot, state.turns, state.conversation, state.saved, chat.past],
+                           **_PRIVATE).then(**exports)
 
 
-def _wire_documents(web: WebApp, chat: ChatTab, docs: DocumentsTab, pending: gr.State, app: gr.Blocks,
-                    tabs: list[gr.Tab]) -> None:
-    synced = [docs.table, chat.scope, chat.info, docs.access, docs.upload, docs.reindex]
-    refresh: dict[str, Any] = {"fn": web.refresh, "inputs": [chat.scope], "outputs": synced, **_PRIVATE}
-    app.load(**refresh)
-    for tab in tabs:
+def _example_text(evt: gr.SelectData) -> str:
+    value = evt.value
+    return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
+
+
+def _wire_documents(web: WebApp, page: Page, state: _State) -> None:
+    chat, docs = page.chat, page.docs
+    synced = [docs.table, chat.scope, chat.info, docs.access, docs.upload, docs.reindex, chat.notice, docs.feedback,
+              chat.chatbot]
+    refresh: dict[str, Any] = {"fn": web.refresh, "inputs": [chat.scope, state.ui, docs.search, docs.order],
+                               "outputs": synced, **_PRIVATE}
+    for tab in (page.chat_tab, page.documents_tab):
         tab.select(**refresh)
     docs.refresh.click(**refresh)
-    docs.upload.upload(web.upload, [docs.upload], docs.results, **_PRIVATE).then(**refresh).then(
-        lambda: None, None, docs.upload, **_PRIVATE)
-    confirm = [pending, docs.confirm_box, docs.confirm_text, docs.status]
-    docs.table.delete_doc(web.ask_delete, None, confirm, **_PRIVATE)
-    docs.no.click(web.cancel_delete, None, confirm, **_PRIVATE)
-    docs.yes.click(web.confirm_delete, [pending], confirm, **_PRIVATE).then(**refresh)
-    docs.reindex.click(web.reindex, None, docs.status, **_PRIVATE).then(**refresh)
+    gr.on([docs.search.change, docs.order.change], web.documents_table, [docs.search, docs.order, state.ui],
+          docs.table, **_PRIVATE)
+    docs.upload.upload(web.upload, [docs.upload, state.ui], [docs.progress, docs.results], show_progress="hidden",
+                       **_PRIVATE).then(**refresh).then(lambda: None, None, docs.upload, **_PRIVATE)
+    gr.on([docs.url_button.click, docs.url.submit], web.add_urls, [docs.url, state.ui],
+          [docs.progress, docs.results], show_progress="hidden", **_PRIVATE).then(**refresh)
+    confirm = [state.pending_delete, docs.confirm_box, docs.confirm_text, docs.status]
+    docs.table.delete_doc(web.ask_delete, state.ui, confirm, **_PRIVATE)
+    docs.table.view_doc(web.view_row, state.ui, docs.viewer, **_PRIVATE)
+    docs.no.click(web.cancel_delete, state.ui, confirm, **_PRIVATE)
+    docs.yes.click(web.confirm_delete, [state.pending_delete, state.ui], confirm, **_PRIVATE).then(**refresh)
+    docs.reindex.click(web.reindex, state.ui, docs.status, **_PRIVATE).then(**refresh)
+
+
+def _wire_language(web: WebApp, page: Page, state: _State, app: gr.Blocks, settings: Settings) -> None:
+    """The browser's language and the open conversation on load; the language switch afterwards."""
+    chat, docs = page.chat, page.docs
+    targets = relabelled(page)
+    synced = [docs.table, chat.scope, chat.info, docs.access, docs.upload, docs.reindex, chat.notice, docs.feedback]
+
+    def start(locale: str, saved: Any, request: gr.Request) -> list[Any]:
+        opened = web.open_page(locale, saved, request)
+        ui = opened[0]
+        return [ui, *relabel(page, ui, settings)[:-1], gr.Radio(value=ui), *opened[1:]]
+
+    def switch(ui: str, turns: list[Any], scope: list[str] | None, request: gr.Request) -> list[Any]:
+        return [ui, *relabel(page, ui, settings), *web.switch_language(ui, turns, scope, request)]
+
+    exports = {"fn": web.exports, "inputs": [state.turns, state.ui],
+               "outputs": [chat.export_md, chat.export_docx, chat.export_csv], **_PRIVATE}
+    app.load(start, [state.locale, state.saved],
+             [state.ui, *targets, chat.chatbot, state.turns, state.conversation, chat.past, chat.panel, *synced],
+             js=LOCALE_JS, **_PRIVATE).then(**exports)
+    page.language.input(switch, [page.language, state.turns, chat.scope],
+                        [state.ui, *targets, chat.chatbot, chat.panel, *synced], **_PRIVATE).then(**exports)
 
 
 def _api_endpoints(web: WebApp) -> None:
@@ -202,7 +375,9 @@ def _api_endpoints(web: WebApp) -> None:
     gr.api(web.api_retrieve, api_name="retrieve")
     gr.api(web.api_documents, api_name="documents")
     files = gr.File(file_count="multiple", visible=False)
+    urls = gr.JSON(visible=False)
     results = gr.JSON(visible=False)
     trigger = gr.Button(visible=False)
-    trigger.click(web.api_add_documents, [files], results, api_name="add_documents",
-                  api_description="Add files (gradio_client.handle_file); one result per file.")
+    trigger.click(web.api_add_documents, [files, urls], results, api_name="add_documents",
+                  api_description="Add files (gradio_client.handle_file) and web pages (urls=[...]); one result each.")
+

@@ -13,7 +13,8 @@ import gradio as gr
 
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.web.layout import build_app, stylesheet
+from assistant.web.i18n import I18N
+from assistant.web.layout import build_app, script, stylesheet
 from assistant.web.uploads import MB
 
 
@@ -31,9 +32,11 @@ def parse_auth(spec: str | None) -> list[tuple[str, str]]:
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
-    """Everything `launch` needs besides host/port/auth: styles, upload cap, no SSR, quiet logs."""
+    """Everything `launch` needs besides host/port/auth: styles, script, translations, upload cap, no SSR."""
     return {
         "css": stylesheet(),
+        "js": script(),
+        "i18n": I18N,
         "max_file_size": int(settings.max_upload_mb * MB),
         "ssr_mode": False,
         "footer_links": ["api"],
