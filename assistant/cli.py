@@ -17,13 +17,13 @@ from assistant.settings import Settings
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _progress_bar(description: str) -> tuple[Callable[[int, int, str], None], Callable[[], None]]:
+def _progress_bar(description: str, unit: str = "chunk") -> tuple[Callable[[int, int, str], None], Callable[[], None]]:
     """A tqdm bar (rate and ETA) fed by the API's progress callback, on stderr so stdout stays parseable."""
     bar: dict[str, tqdm] = {}
 
     def update(done: int, total: int, message: str) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=description, unit="chunk", file=sys.stderr, leave=False)
+            bar["bar"] = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=False)
         bar["bar"].total = total
         bar["bar"].set_postfix_str(message[:40], refresh=False)
         bar["bar"].update(done - bar["bar"].n)  # update() (not setting n) keeps tqdm's rate and ETA right
@@ -48,10 +48,12 @@ def _assistant(args: argparse.Namespace, *, check_model: bool = True) -> Any:
 
 def cmd_add(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
+    read, close_reading = _progress_bar("reading", unit="file")  # with OCR, a scanned page takes seconds
     update, close = _progress_bar("embedding")
     try:
-        results = assistant.add(*args.paths, progress=update, waiting=_tell_waiting)
+        results = assistant.add(*args.paths, progress=update, waiting=_tell_waiting, reading=read)
     finally:
+        close_reading()
         close()
     for r in results:
         detail = f" ({r.reason})" if r.reason else ""
