@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +47,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.text import addressed_to_a_model
 from tests.conftest import CORPUS
+from tests.servers import silent_server
 
 QUESTION = "By what year will the model city be built?"
 ABANDONED = re.compile(r"abandoned at token (\d+) because (.+); this is the extractive answer instead")
@@ -440,38 +440,16 @@ def test_real_openai_client_against_a_closed_port_falls_back(shipped: Assistant)
 
 
 def test_real_openai_client_against_a_silent_server_times_out(shipped: Assistant) -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])  # never answers
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
+    with silent_server() as port:  # accepts connections and never answers
         settings = shipped.settings.model_copy(update={
             "llm_provider": "openai", "llm_model": "gpt-4o-mini", "llm_api_key": SecretStr("sk-test"),
-            "llm_first_token_timeout": 1.5, "llm_base_url": f"http://127.0.0.1:{server.getsockname()[1]}/v1"})
+            "llm_first_token_timeout": 1.5, "llm_base_url": f"http://127.0.0.1:{port}/v1"})
         started = time.monotonic()
         answer = _configured(settings, shipped).ask(QUESTION)
         assert time.monotonic() - started < 15
         assert answer.mode == "extractive" and "2035" in answer.text
         assert any("LLM failed (no first token within 1.5 s (llm_first_token_timeout))" in w
                    for w in answer.warnings)
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        for conn in accepted:
-            conn.close()
-        server.close()
 
 
 def test_follow_ups_are_condensed_by_the_llm_when_configured(shipped: Assistant) -> None:
