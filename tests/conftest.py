@@ -93,6 +93,18 @@ def seed_text_file(folder: Path) -> Path:
     return path
 
 
+def dated_reports(folder: Path) -> list[Path]:
+    """Two short work reports whose titles hold no year, dated by front matter (2018, 2019): only their
+    metadata tells them apart."""
+    body = "# 政府工作报告\n\n今年发展主要预期目标是：国内生产总值增长{growth}左右；城镇新增就业{jobs}万人以上。\n"
+    paths = []
+    for name, date, growth, jobs in (("a", "2018-03-05", "6.5%", "1100"), ("b", "2019-03-05", "6%", "1200")):
+        path = folder / f"report-{name}.md"
+        path.write_text(f"---\ndate: {date}\n---\n" + body.format(growth=growth, jobs=jobs), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
 def child_env(settings: Settings) -> dict[str, str]:
     """The environment that points an `assistant` process started by a test at the same store."""
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(settings.data_dir), "ASSISTANT_COLLECTION": settings.collection,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.across import rows_from_csv, rows_from_markdown
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, dated_reports
 
 QUESTION = "By what year will the model city be built?"
 
@@ -109,19 +109,8 @@ def test_read_only_refuses_add_remove_and_reindex(run, tmp_path):
     assert run("search", "model city 2035", env={"ASSISTANT_READ_ONLY": "true"}).returncode == 0
 
 
-def _reports(folder: Path) -> list[Path]:
-    """Two short work reports whose titles hold no year: their dates come from the front matter."""
-    body = "# 政府工作报告\n\n今年发展主要预期目标是：国内生产总值增长{growth}左右；城镇新增就业{jobs}万人以上。\n"
-    paths = []
-    for name, date, growth, jobs in (("a", "2018-03-05", "6.5%", "1100"), ("b", "2019-03-05", "6%", "1200")):
-        path = folder / f"report-{name}.md"
-        path.write_text(f"---\ndate: {date}\n---\n" + body.format(growth=growth, jobs=jobs), encoding="utf-8")
-        paths.append(path)
-    return paths
-
-
 def test_meta_shows_where_values_came_from_and_a_correction_survives_reindex(run, tmp_path):
-    assert run("add", *map(str, _reports(tmp_path))).returncode == 0
+    assert run("add", *map(str, dated_reports(tmp_path))).returncode == 0
     listed = {Path(d["source"]).name: d for d in json.loads(run("list", "--json").stdout)}
     doc_id = listed["report-a.md"]["doc_id"]
     assert listed["report-a.md"]["metadata"]["date"] == "2018-03-05"
@@ -142,7 +131,7 @@ def test_meta_shows_where_values_came_from_and_a_correction_survives_reindex(run
 
 
 def test_ask_across_prints_dated_rows_and_exports_them(run, tmp_path):
-    assert run("add", *map(str, _reports(tmp_path))).returncode == 0
+    assert run("add", *map(str, dated_reports(tmp_path))).returncode == 0
     question = "历年政府工作报告提出的国内生产总值增长目标是多少？"
     shown = run("ask", question, "--across")
     assert shown.returncode == 0, shown.stderr
@@ -161,7 +150,7 @@ def test_ask_across_prints_dated_rows_and_exports_them(run, tmp_path):
 
 
 def test_search_and_ask_take_document_filters(run, tmp_path):
-    assert run("add", *map(str, _reports(tmp_path))).returncode == 0
+    assert run("add", *map(str, dated_reports(tmp_path))).returncode == 0
     found = json.loads(run("search", "国内生产总值增长", "--since", "2019", "--kind", "work report", "--json").stdout)
     assert found and {p["date"] for p in found} == {"2019-03-05"}
     assert json.loads(run("search", "国内生产总值增长", "--kind", "law", "--json").stdout) == []

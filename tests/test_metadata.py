@@ -23,7 +23,7 @@ from assistant.metadata import (
     parse_date,
     parse_kind,
 )
-from tests.conftest import CORPUS, LAWS, REPORTS, YANGTZE_LAW
+from tests.conftest import CORPUS, LAWS, REPORTS, YANGTZE_LAW, dated_reports
 
 SAND_REGULATION = CORPUS / "yangtze-sand-mining-regulation.md"
 TODAY = dt.date(2026, 1, 1)
@@ -194,20 +194,9 @@ def test_chunks_carry_ints_for_range_filters() -> None:
 
 # --- in the store ------------------------------------------------------------------------------------
 
-def _two_reports(folder: Path) -> tuple[Path, Path]:
-    """Two short reports whose titles hold no year, dated by front matter: only their metadata tells them apart."""
-    body = "# 政府工作报告\n\n今年发展主要预期目标是：国内生产总值增长{growth}左右；城镇新增就业{jobs}万人以上。\n"
-    paths = []
-    for name, date, growth, jobs in (("a", "2018-03-05", "6.5%", "1100"), ("b", "2019-03-05", "6%", "1200")):
-        path = folder / f"report-{name}.md"
-        path.write_text(f"---\ndate: {date}\n---\n" + body.format(growth=growth, jobs=jobs), encoding="utf-8")
-        paths.append(path)
-    return paths[0], paths[1]
-
-
 def test_stored_documents_and_passages_carry_date_and_kind(make_assistant, tmp_path) -> None:
     assistant = make_assistant()
-    assistant.add(*_two_reports(tmp_path))
+    assistant.add(*dated_reports(tmp_path))
     listed = {Path(d.source).name: d for d in assistant.documents()}
     assert listed["report-a.md"].metadata["date"] == "2018-03-05"
     assert listed["report-a.md"].metadata["kind"] == "work report"
@@ -220,7 +209,7 @@ def test_stored_documents_and_passages_carry_date_and_kind(make_assistant, tmp_p
 def test_a_corrected_year_changes_which_passages_a_year_question_retrieves_and_survives_reindexing(
         make_assistant, tmp_path) -> None:
     assistant = make_assistant()
-    assistant.add(*_two_reports(tmp_path))
+    assistant.add(*dated_reports(tmp_path))
     ids = {Path(d.source).name: d.doc_id for d in assistant.documents()}
     question = "2019年政府工作报告提出的国内生产总值增长目标是多少？"
     assert {p.doc_id for p in assistant.retrieve(question, k=1)} == {ids["report-b.md"]}
