@@ -115,6 +115,7 @@ class WebApp:
         self._busy: dict[str, object] = {}  # browser session -> the answer it is making
         self._busy_lock = threading.Lock()
         self._titles: dict[str, str] = {}  # doc id -> title, to name a scoped document after it is deleted
+        self._headings: dict[tuple[str, str, str], list[str]] = {}  # (doc id, added at, title) -> first headings
         self._feedback_lock = threading.Lock()
 
     # --- access -------------------------------------------------------------------
@@ -445,7 +446,10 @@ class WebApp:
 
     def _examples(self, documents: Sequence[StoredDocument], ui: str) -> list[dict[str, str]]:
         recent = list(documents)[-3:]
-        headings = {d.doc_id: self.assistant.headings(d.doc_id) for d in recent}
+        for d in recent:  # a stored version's headings do not change: read them from the store once
+            if (d.doc_id, d.added_at, d.title) not in self._headings:
+                self._headings[(d.doc_id, d.added_at, d.title)] = self.assistant.headings(d.doc_id)
+        headings = {d.doc_id: self._headings[(d.doc_id, d.added_at, d.title)] for d in recent}
         return [{"text": q} for q in example_questions(recent, headings, ui)]
 
     def documents_table(self, query: str | None, order: str | None, ui: str, request: gr.Request | None = None) -> str:
