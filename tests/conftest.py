@@ -35,6 +35,12 @@ COMMENTARY = CORPUS / "yichang-model-city-commentary.md"
 CORPUS_FILES = (COMMENTARY, CORPUS / "yangtze-sand-mining-regulation.md")
 LAWS = DATA / "policy-texts-zh" / "laws-regulations"
 REPORTS = DATA / "policy-texts-zh" / "gov-work-reports"
+# What each report states (read from the texts): the targets its across-documents rows must hold.
+GDP_TARGETS = {"2016": "6.5%－7%", "2017": "6.5%左右", "2018": "6.5%左右", "2019": "6%－6.5%", "2021": "6%以上",
+               "2022": "5.5%左右", "2023": "5%左右", "2024": "5%左右", "2025": "5%左右"}
+JOB_TARGETS = {"2016": "1000万人以上", "2017": "1100万人以上", "2018": "1100万人以上", "2019": "1100万人以上",
+               "2021": "1100万人以上", "2022": "1100万人以上", "2023": "1200万人左右", "2024": "1200万人以上",
+               "2025": "1200万人以上"}
 YANGTZE_LAW = LAWS / "L01_长江保护法(2020-12-26).md"  # partial: ends at Article 79 (SOURCES.md)
 
 

@@ -24,14 +24,7 @@ from assistant.documents import Answer, Citation, Figure, Passage, Row, StoredDo
 from assistant.errors import EmptyQuery, InvalidMetadata, UnknownDocument
 from assistant.service import Assistant
 from assistant.settings import Settings
-from tests.conftest import REPORTS, ROOT
-
-GDP_TARGETS = {"2016": "6.5%－7%", "2017": "6.5%左右", "2018": "6.5%左右", "2019": "6%－6.5%", "2021": "6%以上",
-               "2022": "5.5%左右", "2023": "5%左右", "2024": "5%左右", "2025": "5%左右"}
-JOB_TARGETS = {"2016": "1000万人以上", "2017": "1100万人以上", "2018": "1100万人以上", "2019": "1100万人以上",
-               "2021": "1100万人以上", "2022": "1100万人以上", "2023": "1200万人左右", "2024": "1200万人以上",
-               "2025": "1200万人以上"}
-
+from tests.conftest import GDP_TARGETS, JOB_TARGETS, REPORTS, ROOT
 
 # --- reading questions and figures (pure) --------------------------------------------------------------
 

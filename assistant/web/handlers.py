@@ -27,9 +27,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from assistant.across import chart_series, rows_to_csv
+from assistant.across import chart_series, rows_to_csv, rows_to_markdown
 from assistant.documents import AddResult, Answer, StoredDocument
-from assistant.errors import StoreError, UnknownDocument
+from assistant.errors import InvalidMetadata, StoreError, UnknownDocument
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.web.conversation import STOPPED, Saved, Turn, history_of, new_conversation_id, turn_index
@@ -104,6 +104,20 @@ def controls(busy: bool) -> tuple[Any, Any, Any]:
             gr.Button(visible=busy))
 
 
+Options = tuple[float | None, str | None, bool, dict[str, Any]]  # passages, mode, across, document filters
+
+
+def document_filters(since: str | None = None, until: str | None = None, kinds: Sequence[str] | None = None,
+                     issuer: str | None = None, language: str | None = None) -> dict[str, Any]:
+    """The chat's filter controls as keyword arguments of ``Assistant.ask``; blank controls filter nothing.
+
+    The values are checked by the service, whose error (say, "the range is empty") is shown in the turn.
+    """
+    return {"since": (since or "").strip() or None, "until": (until or "").strip() or None,
+            "kind": [k for k in kinds or () if k] or None, "issuer": (issuer or "").strip() or None,
+            "language": language or None}
+
+
 class WebApp:
     """The handlers behind the page, kept apart from the layout so each does one thing."""
 
@@ -155,35 +169,39 @@ class WebApp:
         return messages_of(turns, ui, self.assistant.gloss)
 
     def respond(self, question: str, turns: list[Turn], scope: list[str] | None, k: float | None,
-                mode: str | None, across: bool, ui: str, saved: Any, conversation: str,
-                request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
-        """Ask ``question`` in this conversation; outputs: chatbot, turns, saved, conversation, box, Ask, Stop,
-        announcement."""
-        yield from self._answer(question, list(turns or []), scope, (k, mode, across), ui, saved, conversation,
-                                request)
+                mode: str | None, across: bool, ui: str, saved: Any, conversation: str, since: str | None = None,
+                until: str | None = None, kinds: list[str] | None = None, issuer: str | None = None,
+                language: str | None = None, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+        """Ask ``question`` in this conversation, within the filters; outputs: chatbot, turns, saved, conversation,
+        box, Ask, Stop, announcement."""
+        options = (k, mode, across, document_filters(since, until, kinds, issuer, language))
+        yield from self._answer(question, list(turns or []), scope, options, ui, saved, conversation, request)
 
     def retry(self, turns: list[Turn], scope: list[str] | None, k: float | None, mode: str | None, across: bool,
-              ui: str, saved: Any, conversation: str, request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+              ui: str, saved: Any, conversation: str, since: str | None = None, until: str | None = None,
+              kinds: list[str] | None = None, issuer: str | None = None, language: str | None = None,
+              request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
         """Ask the last question again (the Chatbot's retry button)."""
         turns = list(turns or [])
         if not turns:
             yield (gr.skip(),) * 8
             return
-        yield from self._answer(turns[-1].question, turns[:-1], scope, (k, mode, across), ui, saved, conversation,
-                                request)
+        options = (k, mode, across, document_filters(since, until, kinds, issuer, language))
+        yield from self._answer(turns[-1].question, turns[:-1], scope, options, ui, saved, conversation, request)
 
     def edit(self, turns: list[Turn], scope: list[str] | None, k: float | None, mode: str | None, across: bool,
-             ui: str, saved: Any, conversation: str, evt: gr.EditData,
+             ui: str, saved: Any, conversation: str, since: str | None, until: str | None, kinds: list[str] | None,
+             issuer: str | None, language: str | None, evt: gr.EditData,
              request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
         """An edited question replaces that turn and everything after it, and is answered anew."""
         turns = list(turns or [])
         index = turn_index(int(evt.index if isinstance(evt.index, int) else evt.index[0]))
         edited = evt.value if isinstance(evt.value, str) else str((evt.value or {}).get("text", ""))
-        yield from self._answer(edited, turns[:index], scope, (k, mode, across), ui, saved, conversation, request)
+        options = (k, mode, across, document_filters(since, until, kinds, issuer, language))
+        yield from self._answer(edited, turns[:index], scope, options, ui, saved, conversation, request)
 
-    def _answer(self, question: str, turns: list[Turn], scope: list[str] | None,
-                options: tuple[float | None, str | None, bool], ui: str, saved: Any, conversation: str,
-                request: gr.Request | None) -> Iterator[tuple[Any, ...]]:
+    def _answer(self, question: str, turns: list[Turn], scope: list[str] | None, options: Options, ui: str,
+                saved: Any, conversation: str, request: gr.Request | None) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
         session, ticket = _session(request), object()
         with self._busy_lock:
@@ -210,13 +228,14 @@ class WebApp:
                 if self._busy.get(session) is ticket:  # not an answer stopped and since replaced by another
                     del self._busy[session]
 
-    def _stream(self, question: str, history: list[dict[str, str]], scope: list[str] | None,
-                options: tuple[float | None, str | None, bool], ui: str) -> Iterator[Turn]:
+    def _stream(self, question: str, history: list[dict[str, str]], scope: list[str] | None, options: Options,
+                ui: str) -> Iterator[Turn]:
         """The turn as it grows: streamed text, then the Answer (or the error users see)."""
         current = Turn(question)
+        k, mode, across, filters = options
         try:
             for item in self.assistant.stream(question, history=history, documents=list(scope) if scope else None,
-                                              **self.answer_options(*options)):
+                                              **self.answer_options(k, mode, across), **filters):
                 if isinstance(item, Answer):
                     current = replace(current, answer=item, partial="")
                 else:
@@ -280,22 +299,24 @@ class WebApp:
             copy.write_bytes(self.feedback_path.read_bytes())
         return gr.DownloadButton(value=str(copy))
 
-    def exports(self, turns: list[Turn], ui: str) -> tuple[Any, Any, Any]:
-        """Markdown and DOCX files of the conversation, and the CSV of the last across-documents table."""
+    def exports(self, turns: list[Turn], ui: str) -> tuple[Any, Any, Any, Any]:
+        """Markdown and DOCX files of the conversation, and the last across-documents table as CSV and Markdown."""
         turns = [t for t in turns or [] if t.finished]
+        none = gr.DownloadButton(value=None)
         if not turns:
-            return gr.DownloadButton(value=None), gr.DownloadButton(value=None), gr.DownloadButton(value=None)
+            return none, none, none, none
         folder = Path(tempfile.mkdtemp(prefix="conversation-"))
         markdown = folder / "conversation.md"
         markdown.write_text(to_markdown(turns, ui), encoding="utf-8")
         word = to_docx(turns, ui, folder / "conversation.docx")
-        table = gr.DownloadButton(value=None)
         last = turns[-1].answer
-        if last is not None and last.across and last.rows:
-            csv = folder / "table.csv"
-            csv.write_text(rows_to_csv(last.rows, last.language), encoding="utf-8")
-            table = gr.DownloadButton(value=str(csv))
-        return gr.DownloadButton(value=str(markdown)), gr.DownloadButton(value=str(word)), table
+        if last is None or not last.across or not last.rows:
+            return gr.DownloadButton(value=str(markdown)), gr.DownloadButton(value=str(word)), none, none
+        csv, table = folder / "table.csv", folder / "table.md"
+        csv.write_text(rows_to_csv(last.rows, last.language), encoding="utf-8")
+        table.write_text(rows_to_markdown(last.rows, last.language), encoding="utf-8")
+        return (gr.DownloadButton(value=str(markdown)), gr.DownloadButton(value=str(word)),
+                gr.DownloadButton(value=str(csv)), gr.DownloadButton(value=str(table)))
 
     def chart(self, turns: list[Turn], ui: str) -> Any:
         """The last across-documents answer's figures over the dates, when they share one axis; else hidden."""
@@ -303,10 +324,12 @@ class WebApp:
         series = chart_series(last.rows) if last is not None and last.across else None
         if series is None:
             return gr.LinePlot(visible=False)
-        points = [{"date": p.date, "value": value, "bound": text(ui, bound)}
+        # The unit is the y column's name and in the label too: a chart redrawn for another question
+        # must never keep the previous question's unit on its axis.
+        points = [{"date": p.date, series.unit: value, "bound": text(ui, bound)}
                   for p in series.points for bound, value in (("low", p.low), ("high", p.high))]
-        return gr.LinePlot(value=pd.DataFrame(points), x="date", y="value", color="bound", visible=True,
-                           y_title=series.unit, label=text(ui, "chart"))
+        return gr.LinePlot(value=pd.DataFrame(points), x="date", y=series.unit, color="bound", visible=True,
+                           y_title=series.unit, label=f"{text(ui, 'chart')} · {series.unit}")
 
     # --- conversations kept in the browser ---------------------------------------------
     def conversation_choices(self, saved: Any) -> list[tuple[str, str]]:
@@ -413,7 +436,8 @@ class WebApp:
 
     def _synced(self, documents: Sequence[StoredDocument], scope: list[str] | None, ui: str, query: str | None,
                 order: str | None, request: gr.Request | None) -> tuple[Any, ...]:
-        """Documents table, scope, settings info, access note, upload, re-index button, chat notice, feedback file."""
+        """Documents table, scope, settings info, access note, upload, re-index button, chat notice, feedback file,
+        the documents whose details can be corrected."""
         self._titles.update({d.doc_id: d.title for d in documents})
         known = {d.doc_id for d in documents}
         kept = [d for d in (scope or []) if d in known]
@@ -429,6 +453,7 @@ class WebApp:
             gr.Button(interactive=manage, visible=not self.read_only),
             self._scope_note(dropped, bool(kept), ui),
             self.feedback_file(request),
+            gr.Dropdown(choices=document_choices(documents)),
         )
 
     def _welcome(self, documents: Sequence[StoredDocument], ui: str) -> dict[str, Any]:
@@ -568,6 +593,46 @@ class WebApp:
         """A row's View button: the whole document in the Documents tab's viewer."""
         doc_id = str((getattr(evt, "_data", None) or {}).get("doc_id", ""))
         return self.view_document(doc_id, ui) if re.fullmatch(r"[0-9a-f]{1,64}", doc_id) else ""
+
+    @staticmethod
+    def edit_row(evt: gr.EventData) -> tuple[Any, Any]:
+        """A row's Edit… button: open the details form on that document."""
+        doc_id = str((getattr(evt, "_data", None) or {}).get("doc_id", ""))
+        if not re.fullmatch(r"[0-9a-f]{1,64}", doc_id):
+            return gr.skip(), gr.skip()
+        return gr.Accordion(open=True), gr.Dropdown(value=doc_id)
+
+    def details_of(self, doc_id: str | None) -> tuple[str, str, str | None, str]:
+        """The details form filled with what is stored for the document: title, date, kind, issuer."""
+        stored = self._stored(doc_id) if doc_id else None
+        if stored is None:
+            return "", "", None, ""
+        meta = stored.metadata
+        return stored.title, str(meta.get("date") or ""), meta.get("kind") or None, str(meta.get("issuer") or "")
+
+    def save_details(self, doc_id: str | None, title: str | None, date: str | None, kind: str | None,
+                     issuer: str | None, ui: str, request: gr.Request | None = None) -> str:
+        """Correct the fields the user changed (``assistant meta`` from the page); a blank field is left as read.
+
+        Only changed fields are sent, so saving the form untouched writes nothing, and a correction
+        of the title alone does not pin the date that was read.
+        """
+        self._require_manager(request, ui)
+        stored = self._stored(doc_id) if doc_id else None
+        if stored is None:
+            return render_notice(text(ui, "pick_document" if not doc_id else "gone"), "warn")
+        now = dict(zip(("title", "date", "kind", "issuer"), self.details_of(doc_id), strict=True))
+        given = {"title": title, "date": date, "kind": kind, "issuer": issuer}
+        changes = {key: " ".join(str(value).split()) for key, value in given.items()
+                   if value and " ".join(str(value).split()) != (now[key] or "")}
+        if not changes:
+            return render_notice(text(ui, "no_details_change"), "warn")
+        try:
+            corrected = self.assistant.correct(stored.doc_id, **changes)
+        except (InvalidMetadata, UnknownDocument, StoreError) as exc:
+            return render_notice(str(exc), "bad")
+        fields = ", ".join(f"{text(ui, key)} {value}" for key, value in changes.items())
+        return render_notice(text(ui, "details_saved", title=corrected.title, fields=fields), "ok")
 
     def confirm_delete(self, doc_id: str | None, ui: str, request: gr.Request | None = None) -> tuple[Any, ...]:
         self._require_manager(request, ui)

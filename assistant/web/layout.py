@@ -21,18 +21,21 @@ from assistant.settings import Settings
 from assistant.web.conversation import new_conversation_id
 from assistant.web.handlers import WebApp
 from assistant.web.i18n import I18N, text
-from assistant.web.render import render_panel_placeholder
+from assistant.web.render import kind_choices, language_choices, render_panel_placeholder
 
 ASSETS = Path(__file__).resolve().parent.parent / "web_assets"
 STORAGE_KEY = "policy-assistant-conversations"
 LANGUAGE_CHOICES = [("English", "en"), ("中文", "zh")]
 
-# Delete… and View buttons in the documents table become custom events.
+# View, Edit… and Delete… buttons in the documents table become custom events (Gradio finds the event
+# names by their quoted literals in this script).
 DOCUMENTS_JS = """
 element.addEventListener('click', (event) => {
-  const target = event.target.closest('button.delete-doc, button.view-doc');
+  const target = event.target.closest('button.delete-doc, button.view-doc, button.edit-doc');
   if (!target || !element.contains(target)) return;
-  trigger(target.classList.contains('delete-doc') ? 'delete_doc' : 'view_doc', {doc_id: target.dataset.doc});
+  const events = {'delete-doc': 'delete_doc', 'view-doc': 'view_doc', 'edit-doc': 'edit_doc'};
+  const kind = Object.keys(events).find((name) => target.classList.contains(name));
+  trigger(events[kind], {doc_id: target.dataset.doc});
 });
 """
 # Bring the highlighted span into view whenever the panel or a viewer shows new text.
@@ -67,12 +70,19 @@ class ChatTab:
     announcer: gr.HTML
     notice: gr.HTML
     scope: gr.Dropdown
+    filters: gr.Accordion
+    since: gr.Textbox
+    until: gr.Textbox
+    kinds: gr.Dropdown
+    issuer: gr.Textbox
+    doc_language: gr.Dropdown
     past: gr.Dropdown
     open_past: gr.Button
     delete_past: gr.Button
     export_md: gr.DownloadButton
     export_docx: gr.DownloadButton
     export_csv: gr.DownloadButton
+    export_table_md: gr.DownloadButton
     conversations: gr.Accordion
     settings_box: gr.Accordion
     k: gr.Slider
@@ -96,6 +106,13 @@ class DocumentsTab:
     search: gr.Textbox
     order: gr.Dropdown
     table: gr.HTML
+    details: gr.Accordion
+    details_doc: gr.Dropdown
+    details_title: gr.Textbox
+    details_date: gr.Textbox
+    details_kind: gr.Dropdown
+    details_issuer: gr.Textbox
+    details_save: gr.Button
     confirm_box: gr.Group
     confirm_text: gr.HTML
     yes: gr.Button
@@ -136,6 +153,18 @@ def _chat_column(settings: Settings) -> dict[str, Any]:
     ui["notice"] = gr.HTML(elem_id="chat-notice")
     ui["scope"] = gr.Dropdown(choices=[], value=[], multiselect=True, label=I18N("scope"), info=I18N("scope_info"),
                               elem_id="scope")
+    with gr.Accordion(I18N("filters"), open=False, elem_id="filters") as ui["filters"]:
+        with gr.Row():
+            ui["since"] = gr.Textbox(label=I18N("since"), placeholder=I18N("date_placeholder"), max_lines=1,
+                                     elem_id="filter-since", min_width=120)
+            ui["until"] = gr.Textbox(label=I18N("until"), placeholder=I18N("date_placeholder"), max_lines=1,
+                                     elem_id="filter-until", min_width=120)
+            ui["kinds"] = gr.Dropdown(choices=kind_choices("en"), value=[], multiselect=True, label=I18N("kinds"),
+                                      elem_id="filter-kind", min_width=160)
+        with gr.Row():
+            ui["issuer"] = gr.Textbox(label=I18N("issuer_contains"), max_lines=1, elem_id="filter-issuer")
+            ui["doc_language"] = gr.Dropdown(choices=language_choices("en"), value="", label=I18N("doc_language"),
+                                             elem_id="filter-language")
     with gr.Accordion(I18N("conversations"), open=False, elem_id="conversations") as ui["conversations"]:
         ui["past"] = gr.Dropdown(choices=[], value=None, label=I18N("conversation_pick"), elem_id="past")
         with gr.Row():
@@ -145,6 +174,7 @@ def _chat_column(settings: Settings) -> dict[str, Any]:
             ui["export_md"] = gr.DownloadButton(I18N("export_markdown"), size="sm", elem_id="export-md")
             ui["export_docx"] = gr.DownloadButton(I18N("export_docx"), size="sm", elem_id="export-docx")
             ui["export_csv"] = gr.DownloadButton(I18N("export_csv"), size="sm", elem_id="export-csv")
+            ui["export_table_md"] = gr.DownloadButton(I18N("export_table_md"), size="sm", elem_id="export-table-md")
     with gr.Accordion(I18N("answer_settings"), open=False, elem_id="answer-settings") as ui["settings_box"]:
         ui["k"] = gr.Slider(1, 20, value=settings.top_k, step=1, label=I18N("top_k"), elem_id="top-k")
         modes = ["extractive"] + (["llm"] if settings.llm_provider != "none" else [])
@@ -182,6 +212,16 @@ def _documents_tab(settings: Settings, read_only: bool) -> DocumentsTab:
                             elem_id="doc-search", scale=3)
         order = gr.Dropdown(choices=_orders("en"), value="added", label=I18N("sort_by"), elem_id="doc-sort", scale=1)
     table = gr.HTML(js_on_load=DOCUMENTS_JS, elem_id="documents-table")
+    with gr.Accordion(I18N("correct_details"), open=False, visible=not read_only, elem_id="details") as details:
+        details_doc = gr.Dropdown(choices=[], value=None, label=I18N("correct_document"), elem_id="details-doc")
+        with gr.Row():
+            details_title = gr.Textbox(label=I18N("title"), max_lines=1, elem_id="details-title", scale=3)
+            details_date = gr.Textbox(label=I18N("date"), placeholder=I18N("date_placeholder"), max_lines=1,
+                                      elem_id="details-date", min_width=120)
+            details_kind = gr.Dropdown(choices=kind_choices("en"), value=None, label=I18N("kind"),
+                                       elem_id="details-kind", min_width=140)
+            details_issuer = gr.Textbox(label=I18N("issuer"), max_lines=1, elem_id="details-issuer", scale=2)
+        details_save = gr.Button(I18N("save_details"), size="sm", elem_id="details-save")
     with gr.Group(visible=False, elem_id="confirm-delete-box") as confirm_box:
         confirm_text = gr.HTML(elem_id="confirm-text", padding=True)
         with gr.Row():
@@ -195,6 +235,7 @@ def _documents_tab(settings: Settings, read_only: bool) -> DocumentsTab:
     status = gr.HTML(elem_id="documents-status", min_height=50)
     viewer = gr.HTML(js_on_load=SCROLL_TO_MARK_JS, elem_id="documents-viewer", max_height=600)
     return DocumentsTab(access, upload, url_row, url, url_button, progress, results, heading, search, order, table,
+                        details, details_doc, details_title, details_date, details_kind, details_issuer, details_save,
                         confirm_box, confirm_text, yes, no, reindex, refresh, feedback, status, viewer)
 
 
@@ -215,11 +256,18 @@ def relabel(page: Page, ui: str, settings: Settings) -> list[Any]:
         gr.Textbox(placeholder=text(ui, "question_placeholder")),
         gr.Button(value=text(ui, "ask")), gr.Button(value=text(ui, "stop")), gr.Button(value=text(ui, "new_chat")),
         gr.Dropdown(label=text(ui, "scope"), info=text(ui, "scope_info")),
+        gr.Accordion(label=text(ui, "filters")),
+        gr.Textbox(label=text(ui, "since"), placeholder=text(ui, "date_placeholder")),
+        gr.Textbox(label=text(ui, "until"), placeholder=text(ui, "date_placeholder")),
+        gr.Dropdown(label=text(ui, "kinds"), choices=kind_choices(ui)),
+        gr.Textbox(label=text(ui, "issuer_contains")),
+        gr.Dropdown(label=text(ui, "doc_language"), choices=language_choices(ui)),
         gr.Accordion(label=text(ui, "conversations")), gr.Dropdown(label=text(ui, "conversation_pick")),
         gr.Button(value=text(ui, "open_conversation")), gr.Button(value=text(ui, "delete_conversation")),
         gr.DownloadButton(label=text(ui, "export_markdown")), gr.DownloadButton(label=text(ui, "export_docx")),
         gr.Checkbox(label=text(ui, "across"), info=text(ui, "across_info")),
-        gr.DownloadButton(label=text(ui, "export_csv")), gr.LinePlot(label=text(ui, "chart")),
+        gr.DownloadButton(label=text(ui, "export_csv")), gr.DownloadButton(label=text(ui, "export_table_md")),
+        gr.LinePlot(label=text(ui, "chart")),
         gr.Accordion(label=text(ui, "answer_settings")), gr.Slider(label=text(ui, "top_k")),
         gr.Radio(label=text(ui, "mode"), info=text(ui, "mode_info")),
         gr.File(label=text(ui, "upload", mb=f"{settings.max_upload_mb:g}")),
@@ -228,6 +276,11 @@ def relabel(page: Page, ui: str, settings: Settings) -> list[Any]:
         f"<h3>{text(ui, 'stored_documents')}</h3>",
         gr.Textbox(label=text(ui, "search_documents"), placeholder=text(ui, "search_documents_placeholder")),
         gr.Dropdown(label=text(ui, "sort_by"), choices=_orders(ui)),
+        gr.Accordion(label=text(ui, "correct_details")), gr.Dropdown(label=text(ui, "correct_document")),
+        gr.Textbox(label=text(ui, "title")),
+        gr.Textbox(label=text(ui, "date"), placeholder=text(ui, "date_placeholder")),
+        gr.Dropdown(label=text(ui, "kind"), choices=kind_choices(ui)), gr.Textbox(label=text(ui, "issuer")),
+        gr.Button(value=text(ui, "save_details")),
         gr.Button(value=text(ui, "confirm_delete")), gr.Button(value=text(ui, "cancel")),
         gr.Button(value=text(ui, "reindex")), gr.Button(value=text(ui, "refresh")),
         gr.DownloadButton(label=text(ui, "export_feedback")), gr.Radio(label=text(ui, "interface_language")),
@@ -238,11 +291,13 @@ def relabelled(page: Page) -> list[Any]:
     """The components :func:`relabel` updates, in its order."""
     chat, docs = page.chat, page.docs
     return [page.header, page.chat_tab, page.documents_tab, chat.question, chat.send, chat.stop,
-            chat.new_chat, chat.scope, chat.conversations, chat.past, chat.open_past, chat.delete_past,
-            chat.export_md, chat.export_docx, chat.across, chat.export_csv, chat.chart, chat.settings_box, chat.k,
-            chat.mode, docs.upload, docs.url,
-            docs.url_button, docs.heading,
-            docs.search, docs.order, docs.yes, docs.no, docs.reindex, docs.refresh, docs.feedback, page.language]
+            chat.new_chat, chat.scope, chat.filters, chat.since, chat.until, chat.kinds, chat.issuer,
+            chat.doc_language, chat.conversations, chat.past, chat.open_past, chat.delete_past,
+            chat.export_md, chat.export_docx, chat.across, chat.export_csv, chat.export_table_md, chat.chart,
+            chat.settings_box, chat.k, chat.mode, docs.upload, docs.url, docs.url_button, docs.heading,
+            docs.search, docs.order, docs.details, docs.details_doc, docs.details_title, docs.details_date,
+            docs.details_kind, docs.details_issuer, docs.details_save, docs.yes, docs.no, docs.reindex, docs.refresh,
+            docs.feedback, page.language]
 
 
 def build_app(assistant: Assistant, settings: Settings | None = None) -> gr.Blocks:
@@ -285,11 +340,12 @@ _PRIVATE: dict[str, Any] = {"api_visibility": "private"}  # UI events stay out o
 
 def _wire_chat(web: WebApp, page: Page, state: _State) -> None:
     chat = page.chat
-    options = [chat.scope, chat.k, chat.mode, chat.across, state.ui, state.saved, state.conversation]
+    options = [chat.scope, chat.k, chat.mode, chat.across, state.ui, state.saved, state.conversation, chat.since,
+               chat.until, chat.kinds, chat.issuer, chat.doc_language]
     outputs = [chat.chatbot, state.turns, state.saved, state.conversation, chat.question, chat.send, chat.stop,
                chat.announcer]
     exports = {"fn": web.exports, "inputs": [state.turns, state.ui],
-               "outputs": [chat.export_md, chat.export_docx, chat.export_csv], **_PRIVATE}
+               "outputs": [chat.export_md, chat.export_docx, chat.export_csv, chat.export_table_md], **_PRIVATE}
     # "multiple": a stopped answer may still be winding down in its thread, and must not block the next
     # question; a second submission of the same question is dropped by the handler's per-session guard.
     asked = gr.on([chat.question.submit, chat.send.click], web.respond, [chat.question, state.turns, *options],
@@ -326,7 +382,7 @@ def _example_text(evt: gr.SelectData) -> str:
 def _wire_documents(web: WebApp, page: Page, state: _State) -> None:
     chat, docs = page.chat, page.docs
     synced = [docs.table, chat.scope, chat.info, docs.access, docs.upload, docs.reindex, chat.notice, docs.feedback,
-              chat.chatbot]
+              docs.details_doc, chat.chatbot]
     refresh: dict[str, Any] = {"fn": web.refresh, "inputs": [chat.scope, state.ui, docs.search, docs.order],
                                "outputs": synced, **_PRIVATE}
     for tab in (page.chat_tab, page.documents_tab):
@@ -341,6 +397,11 @@ def _wire_documents(web: WebApp, page: Page, state: _State) -> None:
     confirm = [state.pending_delete, docs.confirm_box, docs.confirm_text, docs.status]
     docs.table.delete_doc(web.ask_delete, state.ui, confirm, **_PRIVATE)
     docs.table.view_doc(web.view_row, state.ui, docs.viewer, **_PRIVATE)
+    docs.table.edit_doc(web.edit_row, None, [docs.details, docs.details_doc], **_PRIVATE)
+    fields = [docs.details_title, docs.details_date, docs.details_kind, docs.details_issuer]
+    docs.details_doc.change(web.details_of, docs.details_doc, fields, **_PRIVATE)
+    docs.details_save.click(web.save_details, [docs.details_doc, *fields, state.ui], docs.status,
+                            **_PRIVATE).then(**refresh)
     docs.no.click(web.cancel_delete, state.ui, confirm, **_PRIVATE)
     docs.yes.click(web.confirm_delete, [state.pending_delete, state.ui], confirm, **_PRIVATE).then(**refresh)
     docs.reindex.click(web.reindex, state.ui, docs.status, **_PRIVATE).then(**refresh)
@@ -350,7 +411,8 @@ def _wire_language(web: WebApp, page: Page, state: _State, app: gr.Blocks, setti
     """The browser's language and the open conversation on load; the language switch afterwards."""
     chat, docs = page.chat, page.docs
     targets = relabelled(page)
-    synced = [docs.table, chat.scope, chat.info, docs.access, docs.upload, docs.reindex, chat.notice, docs.feedback]
+    synced = [docs.table, chat.scope, chat.info, docs.access, docs.upload, docs.reindex, chat.notice, docs.feedback,
+              docs.details_doc]
 
     def start(locale: str, saved: Any, request: gr.Request) -> list[Any]:
         opened = web.open_page(locale, saved, request)
@@ -361,7 +423,7 @@ def _wire_language(web: WebApp, page: Page, state: _State, app: gr.Blocks, setti
         return [ui, *relabel(page, ui, settings), *web.switch_language(ui, turns, scope, request)]
 
     exports = {"fn": web.exports, "inputs": [state.turns, state.ui],
-               "outputs": [chat.export_md, chat.export_docx, chat.export_csv], **_PRIVATE}
+               "outputs": [chat.export_md, chat.export_docx, chat.export_csv, chat.export_table_md], **_PRIVATE}
     app.load(start, [state.locale, state.saved],
              [state.ui, *targets, chat.chatbot, state.turns, state.conversation, chat.past, chat.panel, *synced],
              js=LOCALE_JS, **_PRIVATE).then(**exports)

@@ -20,6 +20,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from assistant.documents import AddResult, Answer, Citation, Passage, StoredDocument
+from assistant.metadata import KINDS
 from assistant.settings import Settings
 from assistant.web.conversation import STOPPED, Turn
 from assistant.web.i18n import text
@@ -222,10 +223,17 @@ def render_welcome(documents: Sequence[StoredDocument], ui: str) -> str:
 
 def kind_name(document: StoredDocument, ui: str) -> str:
     kind = str(document.metadata.get("kind") or "")
-    return text(ui, f"kind_{kind}") if f"kind_{kind}" in _KINDS else kind
+    return text(ui, f"kind_{kind}") if kind in KINDS else kind
 
 
-_KINDS = {f"kind_{k}" for k in ("law", "regulation", "work report", "speech", "commentary", "notice", "other")}
+def kind_choices(ui: str) -> list[tuple[str, str]]:
+    """Dropdown choices for a document kind: the name in the interface's language, the stored kind as value."""
+    return [(text(ui, f"kind_{k}"), k) for k in KINDS]
+
+
+def language_choices(ui: str) -> list[tuple[str, str]]:
+    """Dropdown choices for the document-language filter; "" means any language."""
+    return [(text(ui, "any_language"), ""), (text(ui, "lang_zh"), "zh"), (text(ui, "lang_en"), "en")]
 
 
 def example_questions(documents: Sequence[StoredDocument], headings: dict[str, list[str]], ui: str,
@@ -356,7 +364,8 @@ DOC_COLUMNS = ("title", "kind", "date", "issuer", "language", "chunks", "added",
 
 def render_documents(documents: Sequence[StoredDocument], manage: bool, *, read_only: bool = False,
                      ui: str = "en", query: str = "") -> str:
-    """The documents table (in a box that scrolls sideways); View per row, and Delete… for those who may delete."""
+    """The documents table (in a box that scrolls sideways); View per row, and Edit… and Delete… for those who
+    may change the store."""
     if not documents:
         key = "no_documents" if read_only or not manage else "no_documents_upload"
         message = text(ui, "no_match", query=query) if query else text(ui, key)
@@ -366,7 +375,9 @@ def render_documents(documents: Sequence[StoredDocument], manage: bool, *, read_
     for d in documents:
         view = (f'<button type="button" class="view-doc" data-doc="{esc(d.doc_id)}" '
                 f'aria-label="{esc(text(ui, "view_label", title=d.title))}">{esc(text(ui, "view_button"))}</button>')
-        delete = (f'<button type="button" class="delete-doc" data-doc="{esc(d.doc_id)}" '
+        delete = (f'<button type="button" class="edit-doc" data-doc="{esc(d.doc_id)}" '
+                  f'aria-label="{esc(text(ui, "edit_label", title=d.title))}">{esc(text(ui, "edit_button"))}</button>'
+                  f'<button type="button" class="delete-doc" data-doc="{esc(d.doc_id)}" '
                   f'aria-label="{esc(text(ui, "delete_label", title=d.title))}">{esc(text(ui, "delete_button"))}'
                   "</button>") if manage else ""
         cells = [d.title, kind_name(d, ui), d.metadata.get("date") or "", d.metadata.get("issuer") or "",
