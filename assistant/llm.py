@@ -130,10 +130,18 @@ def build_messages(question: str, passages: Sequence[Passage], language: str) ->
     token costs time to the first token)."""
     system = SYSTEM_PROMPT.format(sentinel=NOT_IN_CORPUS, limit=MAX_SENTENCES,
                                   language="Chinese (简体中文)" if language == "zh" else "English")
-    blocks = [f'<passage id="{i}" source="{_attr(replace(p, title=_short(p.title, 40)).cite())}">\n'
-              f'{_fence(p.text)}\n</passage>' for i, p in enumerate(passages, 1)]
+    blocks = [f'{passage_tag(i, p)}\n{_fence(p.text)}\n</passage>' for i, p in enumerate(passages, 1)]
     human = "Passages:\n" + "\n".join(blocks) + f"\n\nQuestion: {question.strip()}"
     return [("system", system), ("human", human)]
+
+
+def passage_tag(number: int, passage: Passage) -> str:
+    """The opening tag of a passage in the prompt; its citation's title is shortened, and the whole label
+    bounded, since every token of it delays the first token of the answer."""
+    label = passage.cite()
+    if passage.title:
+        label = label.replace(passage.title, _short(passage.title, 40), 1)
+    return f'<passage id="{number}" source="{_attr(_short(label, 64))}">'
 
 
 def _fence(text: str) -> str:
@@ -145,20 +153,31 @@ def _attr(text: str) -> str:
     return text.replace('"', "'").replace("<", "‹").replace(">", "›")
 
 
-def prompt_passages(passages: Sequence[Passage], extractive: Answer, count: int, tokens: int) -> list[Passage]:
-    """The passages the model reads: ``count`` of them, each at most ``tokens`` estimated tokens, in rank order.
+def prompt_passages(passages: Sequence[Passage], extractive: Answer, count: int, tokens: int,
+                    total: int | None = None, question: str = "") -> list[Passage]:
+    """The passages the model reads: ``count`` of them, each at most ``tokens`` estimated tokens, in rank order;
+    with ``total``, the passages, their source tags and the question together stay within it too.
 
     The time to the first token is mostly the server reading the prompt, so the prompt is kept
-    short. Passages the extractive answer quotes go in first (its sentence scoring is the better
-    judge of where the answer is), then the best-ranked others; a long passage is cut to whole
-    sentences starting at what the extractive answer quotes from it. A cut passage is still an
-    exact slice of its document, so citations of it keep exact offsets.
+    short, and bounded as a whole: long Chinese titles in the source tags and a long question
+    take their share from the passages' text, not on top of it. Passages the extractive answer
+    quotes go in first (its sentence scoring is the better judge of where the answer is), then
+    the best-ranked others; a long passage is cut to whole sentences starting at what the
+    extractive answer quotes from it. A cut passage is still an exact slice of its document, so
+    citations of it keep exact offsets.
     """
     quoted: dict[str, int] = {}
     for citation in extractive.citations:
         quoted.setdefault(citation.passage.chunk_id, citation.start)
-    chosen = sorted(range(len(passages)), key=lambda i: (passages[i].chunk_id not in quoted, i))[:count]
-    return [_cut(passages[i], quoted.get(passages[i].chunk_id), tokens) for i in sorted(chosen)]
+    chosen = sorted(sorted(range(len(passages)), key=lambda i: (passages[i].chunk_id not in quoted, i))[:count])
+    if total is not None and chosen:
+        overhead = estimated_tokens(question) + sum(estimated_tokens(passage_tag(n, passages[i]))
+                                                    for n, i in enumerate(chosen, 1))
+        tokens = min(tokens, max(MIN_PASSAGE_TOKENS, (total - overhead) // len(chosen)))
+    return [_cut(passages[i], quoted.get(passages[i].chunk_id), tokens) for i in chosen]
+
+
+MIN_PASSAGE_TOKENS = 24  # a passage shorter than a sentence or two gives the model nothing to quote
 
 
 def estimated_tokens(text: str) -> int:
@@ -501,7 +520,8 @@ class LLMAnswerer:
         """Yield the model's text as it streams, then the verified Answer (or the extractive fallback)."""
         settings = self.settings
         language = detect_language(question)
-        shown = prompt_passages(passages, extractive, settings.llm_passages, settings.llm_passage_tokens)
+        shown = prompt_passages(passages, extractive, settings.llm_passages, settings.llm_passage_tokens,
+                                settings.llm_prompt_tokens, question)
         tokens = TokenStream(self.model, build_messages(question, shown, language), Limits.of(settings))
         text = ""
         try:

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
         80, ge=20, description="Longest passage text put in the model's prompt, in estimated tokens (a Chinese "
         "character 1, four other characters 1); a longer passage is cut to whole sentences from what the "
         "extractive answer quotes from it.")
+    llm_prompt_tokens: int = Field(
+        190, ge=64, description="Most estimated tokens of the passages, their source tags and the question "
+        "together (the system prompt aside, which servers cache): the bound on the time to the first token "
+        "(docs/answering.md, 'Prompt size').")
 
     # --- adding pages by URL (assistant/fetching.py) ----------------------------------
     fetch_timeout: float = Field(

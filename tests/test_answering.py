@@ -24,6 +24,7 @@ from assistant.errors import EmptyQuery, UnknownDocument
 from assistant.evaluation import labelled_answer_correct, labelled_passage
 from assistant.evidence import REFUSAL
 from assistant.relevance import (
+    GLOSS_CREDIT,
     LENGTH,
     MEASURE,
     NUMBER,
@@ -33,8 +34,10 @@ from assistant.relevance import (
     answer_type,
     coverage,
     lexicon,
+    root,
     satisfies,
     segment,
+    term_match,
     with_salience,
 )
 from assistant.service import Assistant
@@ -74,6 +77,10 @@ def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "
     ("长江全长多少公里？", LENGTH),
     ("应当在预定经过上海港区多久之前办理手续？", MEASURE),
     ("What must be avoided when formulating plans?", None),  # "when" inside a clause asks for no date
+    ("Under the Water Law, what fine applies to someone who sets up a sewage outlet?", MEASURE),  # as 处多少罚款
+    ("What per-square-metre fine can an individual face?", MEASURE),
+    ("What is the fine for hunting without a permit?", MEASURE),
+    ("What is a fine example of reform?", None),  # "fine" the adjective asks for no amount
     ("Which session proposed the model city?", None),
 ])
 def test_answer_type_is_read_from_the_question_wording(question: str, kind: str | None) -> None:
@@ -102,6 +109,7 @@ def test_question_terms_drop_function_words_and_keep_the_subject() -> None:
     assert terms == {"population", "Yichang"}
     zh_terms = {t.text for t in analyze("宜昌的人口是多少？").terms}
     assert zh_terms == {"宜昌", "人口"}
+    assert {t.text for t in analyze("What fine applies to someone who fishes?").terms} == {"fine", "applies", "fishes"}
 
 
 def test_crossing_ambiguity_is_resolved_with_the_dictionary() -> None:
@@ -164,6 +172,23 @@ def test_dictionary_bridges_english_questions_and_chinese_text() -> None:
     question = analyze("Who establishes the Yangtze River basin coordination mechanism?")
     chinese = Text.of("第四条 国家建立长江流域协调机制，统一指导、统筹协调长江保护工作。")
     assert coverage(question, chinese) >= 0.75
+
+
+def test_english_words_held_only_by_the_senses_of_chinese_words_get_partial_credit() -> None:
+    """节能 "to save energy" holds "energy" and "saving" though neither word glosses it alone; 环境 "environment"
+    holds "environmental" (Porter stems the two apart); a word no sense holds finds nothing."""
+    sentence = Text.of("第二十六条 餐饮、娱乐、宾馆等服务性企业，应当采用节能、节水、节材的产品。")
+    terms = {t.text: t for t in analyze("Must service firms use energy-saving products? Is that environmental?").terms}
+    assert 0 < term_match(terms["energy"], sentence) == GLOSS_CREDIT < 1.0
+    assert term_match(terms["saving"], sentence) == GLOSS_CREDIT
+    assert term_match(terms["products"], sentence) == 1.0  # 产品 is glossed by "product" alone: full credit
+    assert term_match(terms["environmental"], sentence) == 0.0  # the sentence has no 环境
+    assert term_match(terms["environmental"], Text.of("专门从事环境保护公益活动连续五年以上")) == GLOSS_CREDIT
+    assert root("environmental") == root("environment")
+    assert term_match(terms["energy"], Text.of("Energy-saving products.")) == 1.0  # English text: stems as before
+    assert term_match(terms["firms"], Text.of("今年先发行1万亿元。")) == 0.0
+    weighted = with_salience(analyze("energy saving"), [sentence])
+    assert all(t.weight == 2.0 for t in weighted.terms)  # partial finds do not make a word common
 
 
 def test_a_compound_missing_from_the_dictionary_needs_all_its_parts() -> None:

@@ -29,6 +29,7 @@ from assistant.embedding import Embedder
 from assistant.errors import LLMConfigError
 from assistant.evidence import REFUSAL
 from assistant.llm import (
+    MIN_PASSAGE_TOKENS,
     NOT_IN_CORPUS,
     REPEAT_UNITS,
     STOP_SEQUENCES,
@@ -40,6 +41,7 @@ from assistant.llm import (
     estimated_tokens,
     llm_answerer,
     make_chat_model,
+    passage_tag,
     prompt_passages,
     support,
 )
@@ -51,7 +53,7 @@ from tests.servers import silent_server
 
 QUESTION = "By what year will the model city be built?"
 ABANDONED = re.compile(r"abandoned at token (\d+) because (.+); this is the extractive answer instead")
-ALL_PASSAGES = {"llm_passages": CANDIDATE_PASSAGES, "llm_passage_tokens": 5000}
+ALL_PASSAGES = {"llm_passages": CANDIDATE_PASSAGES, "llm_passage_tokens": 5000, "llm_prompt_tokens": 100_000}
 """The verification tests show the model every retrieved passage uncut, so they can cite any by its rank;
 the prompt's sizing has tests of its own."""
 KEY_SENTENCE = "basically build a model city for the protection of the Yangtze River by 2035."
@@ -188,6 +190,26 @@ def test_the_prompt_holds_the_quoted_passages_cut_to_whole_sentences_within_budg
     key = next(p for p in shown if "by 2035" in p.text)
     whole = next(p for p in passages if p.chunk_id == key.chunk_id)
     assert KEY_SENTENCE in key.text and len(key.text) < len(whole.text)
+
+
+def test_the_whole_prompt_stays_within_its_budget_titles_and_question_included(shipped: Assistant) -> None:
+    passages = shipped.retrieve(QUESTION, k=CANDIDATE_PASSAGES)
+    extractive = shipped.ask(QUESTION, mode="extractive")
+
+    def cost(question: str, shown: list[Passage]) -> int:
+        return estimated_tokens(question) + sum(estimated_tokens(passage_tag(n, p)) + estimated_tokens(p.text)
+                                                for n, p in enumerate(shown, 1))
+
+    roomy = prompt_passages(passages, extractive, count=2, tokens=80, total=1000, question=QUESTION)
+    assert roomy == prompt_passages(passages, extractive, count=2, tokens=80)  # a loose total changes nothing
+    tight = prompt_passages(passages, extractive, count=2, tokens=80, total=100, question=QUESTION)
+    assert [p.chunk_id for p in tight] == [p.chunk_id for p in roomy]
+    assert cost(QUESTION, tight) <= 100 < cost(QUESTION, roomy)
+    long_question = QUESTION + " Please answer with the exact words of the plan and its stages." * 2
+    shorter = prompt_passages(passages, extractive, count=2, tokens=80, total=100, question=long_question)
+    assert sum(map(len, (p.text for p in shorter))) < sum(map(len, (p.text for p in tight)))
+    floor = prompt_passages(passages, extractive, count=2, tokens=80, total=64, question=long_question * 3)
+    assert len(floor) == 2 and all(0 < estimated_tokens(p.text) <= MIN_PASSAGE_TOKENS for p in floor)
 
 
 def test_token_estimates_err_high_for_chinese_and_english() -> None:

@@ -291,14 +291,19 @@ def test_chinese_question_gets_a_chinese_answer_or_refusal(page: Page, served: t
 def test_refusal_lists_the_nearest_passages_in_order_without_contradicting_numbers(
         page: Page, served: tuple[str, Assistant]) -> None:
     """Defect 6: "relevance" numbers that contradicted the order of the nearest passages."""
-    open_app(page, served[0])
-    answer = ask(page, "What is the price of green tea in Lima's central market?")
+    url, assistant = served
+    question = "What is the price of green tea in Lima's central market?"
+    open_app(page, url)
+    answer = ask(page, question)
     expect(answer).to_have_class(re.compile(r"\brefusal\b"))
     expect(answer.locator(".badge")).to_have_text(REFUSAL_BADGE)
     assert answer.locator("button.cite").count() == 0
     nearest = answer.locator(".sources button.source")
     assert nearest.count() >= 1
     expect(answer.locator(".sources-title")).to_have_text("Nearest passages (best match first)")
+    listed = [nearest.nth(i).get_attribute("title") for i in range(nearest.count())]
+    ranked = [p.cite() for p in assistant.retrieve(question)]
+    assert listed == ranked[:len(listed)], (listed, ranked)  # best match first: the order retrieval ranked them in
     assert not re.search(r"relevance|\b0\.\d\d\b", answer.inner_text(), re.I)
     nearest.first.click()
     panel = page.locator("#source-panel")
@@ -341,7 +346,11 @@ def test_enter_and_ask_at_once_make_one_turn_and_the_box_waits_while_answering(
     }""")
     page.evaluate("""() => {
         const box = document.querySelector('#question textarea');
-        box.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', code: 'Enter', keyCode: 13, bubbles: true}));
+        // a real Enter: Gradio's textbox submits on keypress, so a keydown alone submits nothing
+        for (const type of ['keydown', 'keypress']) {
+            box.dispatchEvent(new KeyboardEvent(type, {key: 'Enter', code: 'Enter', keyCode: 13, charCode: 13,
+                                                      bubbles: true, cancelable: true}));
+        }
         document.querySelector('#send').click();
     }""")
     wait_for_answer(page, 1)
@@ -387,7 +396,12 @@ def test_the_newest_answer_is_scrolled_into_view(page: Page, served: tuple[str, 
     for question in (EN_QUESTION, "How should cadres learn?", ZH_QUESTION):
         ask(page, question)
     long_question = "What does the plenary session say about the Yangtze River? " * 50  # ~3,000 characters
-    last = ask(page, long_question.strip())
+    count = answers(page).count()
+    page.fill("#question textarea", long_question.strip())
+    typed = page.locator("#question textarea").bounding_box()  # measured while it holds the long question
+    assert typed is not None and typed["height"] < 220, typed  # the box scrolls inside itself instead of growing
+    page.click("#send")
+    last = wait_for_answer(page, count + 1)
     page.wait_for_timeout(800)  # the chat scrolls smoothly
     visible = page.evaluate("""() => {
         const answers = document.querySelectorAll('#conversation .answer');
@@ -769,6 +783,12 @@ def test_at_phone_width_every_cell_of_the_documents_table_can_be_reached(browser
             cell.scroll_into_view_if_needed()
             box = cell.bounding_box()
             assert box is not None and box["x"] >= -1 and box["x"] + min(box["width"], 390) <= 391, (i, box)
+        # reached by scrolling a box a user can scroll: scrolling into view also scrolls boxes that hide their
+        # overflow (Gradio's container does), which no finger or wheel can
+        hidden_scrolled = page.evaluate("""() => [...document.querySelectorAll('*')]
+            .filter((n) => n.scrollLeft > 0 && !['auto', 'scroll'].includes(getComputedStyle(n).overflowX))
+            .map((n) => `${n.tagName}.${n.className}`)""")
+        assert hidden_scrolled == [], hidden_scrolled
         delete = page.locator("#documents-table button.delete-doc").first
         delete.scroll_into_view_if_needed()
         expect(delete).to_be_in_viewport()
@@ -815,6 +835,13 @@ def test_upload_progress_shows_reading_before_embedding_and_leaves_the_results_v
             const area = document.querySelector('#upload-progress');
             new MutationObserver(() => window.__progress.push(area.textContent)).observe(
                 area, {subtree: true, childList: true, characterData: true});
+            // and whether Gradio's loading overlay ever covered the previous results (it sits inside them, so
+            // elementFromPoint alone cannot tell; it is a status wrap neither hidden nor merely "generating")
+            window.__covered = false;
+            const results = document.querySelector('#upload-results');
+            new MutationObserver(() => {
+                if (results.querySelector('.wrap:not(.hide):not(.generating)')) window.__covered = true;
+            }).observe(results, {subtree: true, childList: true, attributes: true, characterData: true});
         }""")
         page.set_input_files("#upload input[type=file]", [str(big)])
         page.wait_for_function("() => window.__progress.some((t) => /Reading kiln-register/.test(t))")
@@ -826,6 +853,7 @@ def test_upload_progress_shows_reading_before_embedding_and_leaves_the_results_v
         on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('#upload-results') !== null",
                                [box["x"] + box["width"] / 2, box["y"] + min(box["height"] / 2, 20)])
         assert on_top, "something covers the previous upload results"
+        assert not page.evaluate("window.__covered"), "a loading overlay covered the previous upload results"
         expect(page.locator("#upload-results")).to_contain_text("kiln-register.pdf", timeout=3 * TIMEOUT)
     finally:
         remove_by_source(assistant, "kiln-")
@@ -1384,3 +1412,18 @@ def test_saving_details_corrects_only_what_changed_and_a_bad_value_changes_nothi
     assert assistant.document(first.doc_id).metadata["date"] == "2017"
     assert "Choose a document" in web.save_details(None, "", "", None, "", "en")
     assert web.details_of("0" * 12) == ("", "", None, "")
+
+
+def test_exported_footnotes_name_the_source_file_never_the_server_path(tmp_path: Path) -> None:
+    """Defect 5 in the exports: a footnote named the file by its path on the server."""
+    from dataclasses import replace
+
+    from assistant.web.export import to_docx, to_markdown
+
+    passage = replace(_passage("The city is built by 2035."), source="/srv/app/corpus/x.md")
+    cite = Citation(1, passage, "The city is built by 2035.", passage.start, passage.end)
+    turns = [Turn("When?", Answer(text="Built by 2035. [1]", citations=(cite,), passages=(passage,), grounded=True))]
+    markdown = to_markdown(turns, "en")
+    assert "x.md" in markdown and "/srv/app" not in markdown
+    notes = docx_footnotes(to_docx(turns, "en", tmp_path / "c.docx"))
+    assert notes == [" <b>T</b>, ¶2, x.md: “The city is built by 2035.”"]
