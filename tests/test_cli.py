@@ -1,40 +1,85 @@
-"""The `assistant` command, run as users run it: a separate process per command."""
+"""The `assistant` command: its commands, output and exit codes through `assistant.cli.main`, and, end to end,
+as users run it: a separate process per command."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from assistant.across import rows_from_csv, rows_from_markdown
+from assistant.cli import main
 from tests.conftest import CORPUS, ROOT, dated_reports
 
 QUESTION = "By what year will the model city be built?"
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` replaced by ``values`` for the duration, as a new process would see them."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture
-def run(tmp_path, store_mode, request):
-    """Run `assistant ...` with a fresh store in the current mode; returns the CompletedProcess."""
+def environ(tmp_path: Path, store_mode: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment of `assistant` commands on a fresh store in the current mode."""
     base = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
             "ASSISTANT_COLLECTION": f"cli{uuid.uuid4().hex[:10]}"}
     base.pop("ASSISTANT_CHROMA_HOST", None)
     if store_mode == "server":
         host, port = request.getfixturevalue("chroma_server")
         base.update(ASSISTANT_CHROMA_HOST=host, ASSISTANT_CHROMA_PORT=str(port))
+    return base
+
+
+@pytest.fixture
+def run(environ: dict[str, str]) -> Run:
+    """`assistant ...` through ``main`` in this process (settings read from the environment it is given, output
+    and exit code as a process would give them); the model loads once for all commands, which keeps the
+    tier fast. The end-to-end tests below use real processes."""
 
     def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                              env={**base, **(env or {})}, cwd=ROOT, timeout=300)
+        out, err = io.StringIO(), io.StringIO()
+        with environment({**environ, **(env or {})}), redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 1
+        return subprocess.CompletedProcess(["assistant", *args], code, out.getvalue(), err.getvalue())
 
     return call
 
 
-def test_add_then_search_puts_the_2035_passage_first(run):
+@pytest.fixture
+def run_process(environ: dict[str, str]) -> Run:
+    """`assistant ...` as a separate process, as users run it."""
+
+    def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
+                              env={**environ, **(env or {})}, cwd=ROOT, timeout=300)
+
+    return call
+
+
+def test_add_then_search_puts_the_2035_passage_first(run_process: Run) -> None:
+    """End to end, in separate processes: what one command stored, the next one finds."""
+    run = run_process
     added = run("add", str(CORPUS))
     assert added.returncode == 0, added.stderr
     assert added.stdout.startswith("added")
@@ -71,7 +116,8 @@ def test_list_remove_and_unknown_id(run):
     assert "unknown document id" in missing.stderr
 
 
-def test_search_on_an_empty_store_indexes_the_shipped_corpus_first(run):
+def test_search_on_an_empty_store_indexes_the_shipped_corpus_first(run_process: Run) -> None:
+    run = run_process
     found = run("search", "model city Yangtze", "-k", "2", "--json")
     assert found.returncode == 0, found.stderr
     assert len(json.loads(found.stdout)) == 2
