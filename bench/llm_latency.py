@@ -80,17 +80,22 @@ def post(url: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     return time.perf_counter() - started, data
 
 
+def prompt_messages(assistant: Assistant, question: str) -> list[tuple[str, str]]:
+    """The system and human messages the LLM answerer sends for ``question``, sized by the settings."""
+    settings = assistant.settings
+    passages = assistant.retrieve(question, k=max(settings.top_k, CANDIDATE_PASSAGES))
+    extractive = assistant.ask(question, mode="extractive")
+    shown = prompt_passages(passages, extractive, settings.llm_passages, settings.llm_passage_tokens,
+                            settings.llm_prompt_tokens, question)
+    return build_messages(question, shown, "en")
+
+
 def server_speed(url: str, assistant: Assistant, sample: list[str]) -> dict[str, Any]:
     """Prompt and generation tokens per second, on the prompts the answerer would send for ``sample``."""
     prompt_rates, generation_rates = [], []
-    settings = assistant.settings
     for question in sample:
-        passages = assistant.retrieve(question, k=max(settings.top_k, CANDIDATE_PASSAGES))
-        extractive = assistant.ask(question, mode="extractive")
-        passages = prompt_passages(passages, extractive, settings.llm_passages, settings.llm_passage_tokens,
-                                   settings.llm_prompt_tokens, question)
         messages = [{"role": "system" if role == "system" else "user", "content": content}
-                    for role, content in build_messages(question, passages, "en")]
+                    for role, content in prompt_messages(assistant, question)]
         llama_reset(url)
         seconds, data = post(url, {"messages": messages, "max_tokens": 1, "temperature": 0})
         prompt_rates.append(data["usage"]["prompt_tokens"] / seconds)

@@ -19,11 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import STORES, save_result
-from llm_latency import questions
+from llm_latency import prompt_messages, questions
 
-from assistant.answering import CANDIDATE_PASSAGES
 from assistant.evaluation import percentile
-from assistant.llm import build_messages, estimated_tokens, prompt_passages
+from assistant.llm import estimated_tokens
 from assistant.service import Assistant
 from assistant.settings import Settings
 
@@ -40,11 +39,7 @@ def main() -> None:
         raise SystemExit("no store yet: run python bench/llm_latency.py first")
     sizes = []
     for question in questions(None):
-        passages = assistant.retrieve(question, k=max(settings.top_k, CANDIDATE_PASSAGES))
-        extractive = assistant.ask(question, mode="extractive")
-        shown = prompt_passages(passages, extractive, settings.llm_passages, settings.llm_passage_tokens,
-                                settings.llm_prompt_tokens, question)
-        sizes.append(estimated_tokens(build_messages(question, shown, "en")[1][1]))
+        sizes.append(estimated_tokens(prompt_messages(assistant, question)[1][1]))
     save_result(f"prompt_size-{settings.llm_prompt_tokens}", {
         "llm_prompt_tokens": settings.llm_prompt_tokens, "llm_passages": settings.llm_passages,
         "llm_passage_tokens": settings.llm_passage_tokens, "questions": len(sizes),

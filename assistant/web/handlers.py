@@ -94,6 +94,18 @@ def _coalesced(updates: queue.Queue[tuple[str, float] | None]) -> Iterator[tuple
         yield item
 
 
+def _row_doc_id(evt: gr.EventData) -> str:
+    """The document id a documents-table button sent, or "" when what came is not one (a crafted event)."""
+    doc_id = str((getattr(evt, "_data", None) or {}).get("doc_id", ""))
+    return doc_id if re.fullmatch(r"[0-9a-f]{1,64}", doc_id) else ""
+
+
+def _details(stored: StoredDocument) -> tuple[str, str, str | None, str]:
+    """What the details form shows of a document: title, date, kind, issuer."""
+    meta = stored.metadata
+    return stored.title, str(meta.get("date") or ""), meta.get("kind") or None, str(meta.get("issuer") or "")
+
+
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
@@ -582,7 +594,7 @@ class WebApp:
     def ask_delete(self, ui: str, evt: gr.EventData, request: gr.Request | None = None) -> tuple[Any, ...]:
         """First step of deleting (a row's Delete… button): name the document and ask for confirmation."""
         self._require_manager(request, ui)
-        doc_id = str((getattr(evt, "_data", None) or {}).get("doc_id", ""))
+        doc_id = _row_doc_id(evt)
         stored = self._stored(doc_id) if doc_id else None
         if stored is None:
             return None, gr.Group(visible=False), "", render_notice(text(ui, "gone"), "warn")
@@ -591,24 +603,21 @@ class WebApp:
 
     def view_row(self, ui: str, evt: gr.EventData) -> str:
         """A row's View button: the whole document in the Documents tab's viewer."""
-        doc_id = str((getattr(evt, "_data", None) or {}).get("doc_id", ""))
-        return self.view_document(doc_id, ui) if re.fullmatch(r"[0-9a-f]{1,64}", doc_id) else ""
+        doc_id = _row_doc_id(evt)
+        return self.view_document(doc_id, ui) if doc_id else ""
 
     @staticmethod
     def edit_row(evt: gr.EventData) -> tuple[Any, Any]:
         """A row's Edit… button: open the details form on that document."""
-        doc_id = str((getattr(evt, "_data", None) or {}).get("doc_id", ""))
-        if not re.fullmatch(r"[0-9a-f]{1,64}", doc_id):
+        doc_id = _row_doc_id(evt)
+        if not doc_id:
             return gr.skip(), gr.skip()
         return gr.Accordion(open=True), gr.Dropdown(value=doc_id)
 
     def details_of(self, doc_id: str | None) -> tuple[str, str, str | None, str]:
         """The details form filled with what is stored for the document: title, date, kind, issuer."""
         stored = self._stored(doc_id) if doc_id else None
-        if stored is None:
-            return "", "", None, ""
-        meta = stored.metadata
-        return stored.title, str(meta.get("date") or ""), meta.get("kind") or None, str(meta.get("issuer") or "")
+        return _details(stored) if stored is not None else ("", "", None, "")
 
     def save_details(self, doc_id: str | None, title: str | None, date: str | None, kind: str | None,
                      issuer: str | None, ui: str, request: gr.Request | None = None) -> str:
@@ -621,7 +630,7 @@ class WebApp:
         stored = self._stored(doc_id) if doc_id else None
         if stored is None:
             return render_notice(text(ui, "pick_document" if not doc_id else "gone"), "warn")
-        now = dict(zip(("title", "date", "kind", "issuer"), self.details_of(doc_id), strict=True))
+        now = dict(zip(("title", "date", "kind", "issuer"), _details(stored), strict=True))
         given = {"title": title, "date": date, "kind": kind, "issuer": issuer}
         changes = {key: " ".join(str(value).split()) for key, value in given.items()
                    if value and " ".join(str(value).split()) != (now[key] or "")}
