@@ -331,19 +331,12 @@ def test_follow_ups_are_rewritten_and_standalone_questions_are_not(page: Page, s
 
 
 @pytest.mark.browser
-def test_enter_and_ask_at_once_make_one_turn_and_the_box_waits_while_answering(
+def test_enter_and_ask_at_once_make_one_turn(
         page: Page, served: tuple[str, Assistant]) -> None:
     """Defect 1: Enter and Ask at once left a turn stuck at "Searching…" or duplicated the question."""
     open_app(page, served[0])
     box = page.locator("#question textarea")
     box.fill(EN_QUESTION)
-    page.evaluate("""() => {  // remember whether Ask was ever disabled: a cached answer can take 0.2 s
-        window.__busySeen = false;
-        new MutationObserver(() => {
-            if (document.querySelector('#send[disabled]') && document.querySelector('#question textarea[disabled]')
-                && document.querySelector('#stop')?.offsetParent) window.__busySeen = true;
-        }).observe(document.body, {subtree: true, attributes: true, childList: true});
-    }""")
     page.evaluate("""() => {
         const box = document.querySelector('#question textarea');
         // a real Enter: Gradio's textbox submits on keypress, so a keydown alone submits nothing
@@ -353,8 +346,7 @@ def test_enter_and_ask_at_once_make_one_turn_and_the_box_waits_while_answering(
         }
         document.querySelector('#send').click();
     }""")
-    wait_for_answer(page, 1)
-    assert page.evaluate("window.__busySeen"), "the box and Ask never waited while the answer was made"
+    wait_for_answer(page, 1)  # the box waiting while an answer is made is asserted on a hanging answer below
     page.wait_for_timeout(1500)  # a second answer, if one had been started, would have appeared by now
     expect(questions(page)).to_have_count(1)
     expect(answers(page)).to_have_count(1)
@@ -376,7 +368,9 @@ def test_stop_abandons_a_hanging_answer_and_frees_the_box(page: Page, tmp_path: 
         page.fill("#question textarea", EN_QUESTION)
         page.click("#send")
         expect(page.locator("#conversation .answer.pending")).to_have_count(1)
-        expect(page.locator("#question textarea")).to_be_disabled()
+        expect(page.locator("#question textarea")).to_be_disabled()  # the box and Ask wait while answering
+        expect(page.locator("#send")).to_be_disabled()
+        expect(page.locator("#stop")).to_be_visible()
         page.locator("#stop").click()
         expect(page.locator("#conversation .answer.stopped")).to_have_count(1)
         expect(page.locator("#conversation .answer.pending")).to_have_count(0)
@@ -838,16 +832,18 @@ def test_upload_progress_shows_reading_before_embedding_and_leaves_the_results_v
             // and whether Gradio's loading overlay ever covered the previous results (it sits inside them, so
             // elementFromPoint alone cannot tell; it is a status wrap neither hidden nor merely "generating")
             window.__covered = false;
+            window.__lost = false;  // the previous results gone before the new ones came (quick when memoised)
             const results = document.querySelector('#upload-results');
             new MutationObserver(() => {
                 if (results.querySelector('.wrap:not(.hide):not(.generating)')) window.__covered = true;
+                if (!/kiln-a\.md|kiln-register\.pdf/.test(results.textContent)) window.__lost = true;
             }).observe(results, {subtree: true, childList: true, attributes: true, characterData: true});
         }""")
         page.set_input_files("#upload input[type=file]", [str(big)])
         page.wait_for_function("() => window.__progress.some((t) => /Reading kiln-register/.test(t))")
         page.wait_for_function("() => window.__progress.some((t) => /Embedding/.test(t))")
         results = page.locator("#upload-results")
-        expect(results).to_contain_text("kiln-a.md")  # the previous results stay readable meanwhile
+        assert not page.evaluate("window.__lost"), "the previous upload results vanished while the next was read"
         box = results.bounding_box()
         assert box is not None
         on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('#upload-results') !== null",
@@ -1386,6 +1382,30 @@ def test_export_numbers_citations_across_the_conversation(tmp_path: Path) -> Non
     assert "[^2]: <b>T</b>, ¶2, x.md: “The city is built by 2035.”" in markdown
     notes = docx_footnotes(to_docx(turns, "en", tmp_path / "c.docx"))
     assert notes == [" <b>T</b>, ¶2, x.md: “The city is built by 2035.”"] * 2
+
+
+def test_a_submission_repeated_as_its_answer_ends_is_dropped_and_a_later_one_answered(
+        corpus_assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enter and Ask together, with a quick answer: the browser sent the second submission after the first ended."""
+    import assistant.web.handlers as handlers
+
+    web = WebApp(corpus_assistant, corpus_assistant.settings)
+    options = (None, None, None, False, "en", None, "")
+
+    def submit(turns: list[Turn]) -> list[Turn] | None:
+        """The conversation's turns after the answer, or None when the submission was dropped."""
+        made = [out[1] for out in web.respond(EN_QUESTION, turns, *options) if isinstance(out[1], list)]
+        return made[-1] if made else None
+
+    turns = submit([])
+    assert turns is not None and len(turns) == 1 and turns[0].answer is not None and turns[0].answer.grounded
+    assert submit(turns) is None  # the same question a moment later, with the first turn in its history
+    assert submit([]) is None  # or sent before that history reached the browser
+    retried = [out[1] for out in web.retry(turns, *options) if isinstance(out[1], list)]
+    assert len(retried[-1]) == 1  # Retry at once is meant, and answered anew
+    monkeypatch.setattr(handlers, "REPEAT_WINDOW", 0.0)  # asked again after a human's pause: a new turn
+    again = submit(turns)
+    assert again is not None and len(again) == 2
 
 
 def test_filter_controls_become_the_services_keyword_arguments() -> None:

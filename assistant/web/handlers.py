@@ -55,6 +55,9 @@ from assistant.web.uploads import safe_source_name, upload_problem
 
 log = logging.getLogger(__name__)
 READ_ONLY_NOTE = text("en", "read_only")
+# Enter and Ask pressed together make two submissions of one question. When the first answer is quick
+# (a cached question), the browser sends the second only after it ended, with the new turn in its history.
+REPEAT_WINDOW = 1.0  # seconds after an answer ends in which the same question again counts as a repeat
 _TARGET = re.compile(r"^(src)/(\d{1,4})/([cp])/(\d{1,4})$|^(doc)/([0-9a-f]{1,64})/(\d{1,9})/(\d{1,9})$")
 
 
@@ -119,6 +122,11 @@ def controls(busy: bool) -> tuple[Any, Any, Any]:
 Options = tuple[float | None, str | None, bool, dict[str, Any]]  # passages, mode, across, document filters
 
 
+def _submission(question: str, scope: list[str] | None, options: Options) -> str:
+    """A question with everything that shapes its answer: the same question under other filters is a new one."""
+    return json.dumps([(question or "").strip(), sorted(scope or []), options], sort_keys=True, default=str)
+
+
 def document_filters(since: str | None = None, until: str | None = None, kinds: Sequence[str] | None = None,
                      issuer: str | None = None, language: str | None = None) -> dict[str, Any]:
     """The chat's filter controls as keyword arguments of ``Assistant.ask``; blank controls filter nothing.
@@ -140,6 +148,7 @@ class WebApp:
         self.admins = parse_admins(settings.admins)
         self._busy: dict[str, object] = {}  # browser session -> the answer it is making
         self._busy_lock = threading.Lock()
+        self._answered: dict[str, tuple[str, float]] = {}  # session -> its last submission answered, and when
         self._titles: dict[str, str] = {}  # doc id -> title, to name a scoped document after it is deleted
         self._headings: dict[tuple[str, str, str], list[str]] = {}  # (doc id, added at, title) -> first headings
         self._feedback_lock = threading.Lock()
@@ -187,6 +196,9 @@ class WebApp:
         """Ask ``question`` in this conversation, within the filters; outputs: chatbot, turns, saved, conversation,
         box, Ask, Stop, announcement."""
         options = (k, mode, across, document_filters(since, until, kinds, issuer, language))
+        if self._repeated(_submission(question, scope, options), request):
+            yield (gr.skip(),) * 8
+            return
         yield from self._answer(question, list(turns or []), scope, options, ui, saved, conversation, request)
 
     def retry(self, turns: list[Turn], scope: list[str] | None, k: float | None, mode: str | None, across: bool,
@@ -235,10 +247,18 @@ class WebApp:
             answer = turns[-1].answer
             announce = text(ui, "announce_answer" if answer is not None and answer.grounded else "announce_refusal")
             yield (gr.skip(), gr.skip(), saved_now, gr.skip(), *controls(False), announce)
+            with self._busy_lock:
+                self._answered[session] = (_submission(question, scope, options), time.monotonic())
         finally:
             with self._busy_lock:
                 if self._busy.get(session) is ticket:  # not an answer stopped and since replaced by another
                     del self._busy[session]
+
+    def _repeated(self, submission: str, request: gr.Request | None) -> bool:
+        """Whether the box sent what this session had answered a moment ago (Retry and Edit are meant)."""
+        with self._busy_lock:
+            last = self._answered.get(_session(request))
+        return last is not None and last[0] == submission and time.monotonic() - last[1] < REPEAT_WINDOW
 
     def _stream(self, question: str, history: list[dict[str, str]], scope: list[str] | None, options: Options,
                 ui: str) -> Iterator[Turn]:
