@@ -824,7 +824,7 @@ def test_upload_progress_shows_reading_before_embedding_and_leaves_the_results_v
         upload(page, first)
         expect(document_row(page, "Kiln notice A")).to_have_count(1)  # the upload's follow-up steps are done
         expect(page.get_by_text(re.compile("Drop File Here", re.I))).to_be_visible()  # the box is empty again
-        page.evaluate("""() => {  // the progress text can come and go between two polls: remember what it said
+        page.evaluate(r"""() => {  // the progress text can come and go between two polls: remember what it said
             window.__progress = [];
             const area = document.querySelector('#upload-progress');
             new MutationObserver(() => window.__progress.push(area.textContent)).observe(
