@@ -1390,22 +1390,25 @@ def test_a_submission_repeated_as_its_answer_ends_is_dropped_and_a_later_one_ans
     import assistant.web.handlers as handlers
 
     web = WebApp(corpus_assistant, corpus_assistant.settings)
-    options = (None, None, None, False, "en", None, "")
+    options = (None, None, None, False, "en", None)  # scope, passages, mode, across, interface, saved
 
-    def submit(turns: list[Turn]) -> list[Turn] | None:
-        """The conversation's turns after the answer, or None when the submission was dropped."""
-        made = [out[1] for out in web.respond(EN_QUESTION, turns, *options) if isinstance(out[1], list)]
-        return made[-1] if made else None
+    def submit(turns: list[Turn], conversation: str = "") -> tuple[list[Turn], str] | None:
+        """The conversation's turns after the answer and its id, or None when the submission was dropped."""
+        made = list(web.respond(EN_QUESTION, turns, *options, conversation))
+        grown = [out[1] for out in made if isinstance(out[1], list)]
+        return (grown[-1], made[0][3]) if grown else None
 
-    turns = submit([])
-    assert turns is not None and len(turns) == 1 and turns[0].answer is not None and turns[0].answer.grounded
-    assert submit(turns) is None  # the same question a moment later, with the first turn in its history
-    assert submit([]) is None  # or sent before that history reached the browser
-    retried = [out[1] for out in web.retry(turns, *options) if isinstance(out[1], list)]
+    first = submit([])
+    assert first is not None
+    turns, conversation = first
+    assert len(turns) == 1 and turns[0].answer is not None and turns[0].answer.grounded
+    assert submit(turns, conversation) is None  # the same question a moment later, with the first turn in its history
+    assert submit([]) is not None  # New chat, then the same question at once: a new conversation, answered
+    retried = [out[1] for out in web.retry(turns, *options, conversation) if isinstance(out[1], list)]
     assert len(retried[-1]) == 1  # Retry at once is meant, and answered anew
     monkeypatch.setattr(handlers, "REPEAT_WINDOW", 0.0)  # asked again after a human's pause: a new turn
-    again = submit(turns)
-    assert again is not None and len(again) == 2
+    again = submit(turns, conversation)
+    assert again is not None and len(again[0]) == 2
 
 
 def test_filter_controls_become_the_services_keyword_arguments() -> None:

@@ -122,9 +122,10 @@ def controls(busy: bool) -> tuple[Any, Any, Any]:
 Options = tuple[float | None, str | None, bool, dict[str, Any]]  # passages, mode, across, document filters
 
 
-def _submission(question: str, scope: list[str] | None, options: Options) -> str:
-    """A question with everything that shapes its answer: the same question under other filters is a new one."""
-    return json.dumps([(question or "").strip(), sorted(scope or []), options], sort_keys=True, default=str)
+def _submission(question: str, scope: list[str] | None, options: Options, conversation: str, turns: int) -> str:
+    """A question with what shapes its answer and where it lands: under other filters, or in a new chat, it is new."""
+    return json.dumps([(question or "").strip(), sorted(scope or []), options, conversation or "", turns],
+                      sort_keys=True, default=str)
 
 
 def document_filters(since: str | None = None, until: str | None = None, kinds: Sequence[str] | None = None,
@@ -196,7 +197,7 @@ class WebApp:
         """Ask ``question`` in this conversation, within the filters; outputs: chatbot, turns, saved, conversation,
         box, Ask, Stop, announcement."""
         options = (k, mode, across, document_filters(since, until, kinds, issuer, language))
-        if self._repeated(_submission(question, scope, options), request):
+        if self._repeated(_submission(question, scope, options, conversation, len(turns or [])), request):
             yield (gr.skip(),) * 8
             return
         yield from self._answer(question, list(turns or []), scope, options, ui, saved, conversation, request)
@@ -248,7 +249,8 @@ class WebApp:
             announce = text(ui, "announce_answer" if answer is not None and answer.grounded else "announce_refusal")
             yield (gr.skip(), gr.skip(), saved_now, gr.skip(), *controls(False), announce)
             with self._busy_lock:
-                self._answered[session] = (_submission(question, scope, options), time.monotonic())
+                self._answered[session] = (_submission(question, scope, options, conversation, len(turns)),
+                                           time.monotonic())
         finally:
             with self._busy_lock:
                 if self._busy.get(session) is ticket:  # not an answer stopped and since replaced by another
