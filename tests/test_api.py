@@ -13,7 +13,7 @@ from tests.conftest import CORPUS, YANGTZE_LAW
 
 
 @pytest.fixture
-def default_env(monkeypatch, tmp_path, store_mode, request):
+def default_env(monkeypatch, tmp_path, store_mode, request, session_model):
     """Point the module-level functions at a fresh store through the environment, as a user would."""
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ASSISTANT_COLLECTION", f"api{abs(hash(request.node.name)) % 10**8}")

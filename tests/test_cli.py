@@ -49,10 +49,10 @@ def environ(tmp_path: Path, store_mode: str, request: pytest.FixtureRequest) -> 
 
 
 @pytest.fixture
-def run(environ: dict[str, str]) -> Run:
+def run(environ: dict[str, str], session_model: None) -> Run:
     """`assistant ...` through ``main`` in this process (settings read from the environment it is given, output
-    and exit code as a process would give them); the model loads once for all commands, which keeps the
-    tier fast. The end-to-end tests below use real processes."""
+    and exit code as a process would give them), on the session's model. The end-to-end tests below use real
+    processes."""
 
     def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         out, err = io.StringIO(), io.StringIO()

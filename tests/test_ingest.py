@@ -208,8 +208,7 @@ def test_first_use_of_an_empty_store_indexes_the_shipped_corpus(make_assistant):
     assert titles[1] == "长江河道采砂管理条例"
 
 
-def test_reindex_rebuilds_from_stored_texts_with_another_model(make_assistant, make_settings, tmp_path):
-    from assistant.embedding import SentenceTransformerEmbedder
+def test_reindex_rebuilds_from_stored_texts_with_another_model(make_assistant, make_settings, minilm, tmp_path):
     from assistant.errors import EmbeddingMismatch
     from assistant.ingest import reindex
     from assistant.service import Assistant
@@ -221,7 +220,6 @@ def test_reindex_rebuilds_from_stored_texts_with_another_model(make_assistant, m
     assistant.add(CORPUS, source)
     source.unlink()  # reindex must not need the original files
     chunks_before = assistant.store.count_chunks()
-    minilm = SentenceTransformerEmbedder()
     settings = make_settings(embedding_backend="sentence-transformers")
     with pytest.raises(EmbeddingMismatch, match="assistant reindex"):
         Assistant(settings, embedder=minilm)
@@ -289,7 +287,7 @@ def test_assistant_add_killed_midway_can_be_run_again_without_duplicates(make_as
     folder = tmp_path / "many"
     folder.mkdir()
     for i, topic in enumerate(TOPICS):
-        note(folder, f"n{i:02d}", topic, paragraphs=8)
+        note(folder, f"n{i:02d}", topic)  # three chunks each: quick to embed twice in new processes
     env = child_env(watcher.settings)
     command = [sys.executable, "-m", "assistant.cli", "add", str(folder)]
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.embedding import Embedder
 from assistant.errors import UnknownDocument
 from assistant.relevance import answer_type, satisfies
 from assistant.retrieval import (
@@ -308,12 +309,10 @@ def test_language_filter_applies_to_both_sides(laws_retriever: Retriever) -> Non
         assert laws_retriever.search("长江 捕捞", 5, where={"language": "en"}, mode=mode) == []
 
 
-def test_hybrid_uses_keywords_alone_for_a_language_the_model_cannot_read(tmp_path: Path) -> None:
+def test_hybrid_uses_keywords_alone_for_a_language_the_model_cannot_read(tmp_path: Path, minilm: Embedder) -> None:
     """With the English-only MiniLM, a Chinese question's vector is noise: hybrid must not fuse it in."""
-    from assistant.embedding import SentenceTransformerEmbedder
-
     settings = Settings(data_dir=tmp_path / "data", collection="minilm", auto_index_corpus=False)
-    assistant = Assistant(settings, embedder=SentenceTransformerEmbedder())
+    assistant = Assistant(settings, embedder=minilm)
     assistant.add(YANGTZE_LAW, CORPUS)
     chinese = "长江流域禁止捕捞的规定是什么？"
     hits = assistant.retriever.search(chinese, 5)

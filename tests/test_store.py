@@ -30,11 +30,9 @@ def test_collection_records_the_embedding_model(corpus_assistant):
                         "embedding_dim": embedder.dim}
 
 
-def test_opening_with_another_model_names_reindex(corpus_assistant, make_settings):
-    from assistant.embedding import SentenceTransformerEmbedder
-
+def test_opening_with_another_model_names_reindex(corpus_assistant, make_settings, minilm):
     with pytest.raises(EmbeddingMismatch) as err:
-        Store(make_settings(embedding_backend="sentence-transformers"), SentenceTransformerEmbedder())
+        Store(make_settings(embedding_backend="sentence-transformers"), minilm)
     assert "assistant reindex" in str(err.value)
     assert corpus_assistant.embedder.model in str(err.value)
 
