@@ -248,13 +248,18 @@ class WebApp:
             answer = turns[-1].answer
             announce = text(ui, "announce_answer" if answer is not None and answer.grounded else "announce_refusal")
             yield (gr.skip(), gr.skip(), saved_now, gr.skip(), *controls(False), announce)
-            with self._busy_lock:
-                self._answered[session] = (_submission(question, scope, options, conversation, len(turns)),
-                                           time.monotonic())
+            self._remember_answered(session, _submission(question, scope, options, conversation, len(turns)))
         finally:
             with self._busy_lock:
                 if self._busy.get(session) is ticket:  # not an answer stopped and since replaced by another
                     del self._busy[session]
+
+    def _remember_answered(self, session: str, submission: str) -> None:
+        """Keep what the session just had answered, and forget what no longer counts (sessions come and go)."""
+        with self._busy_lock:
+            now = time.monotonic()
+            self._answered = {s: last for s, last in self._answered.items() if now - last[1] < REPEAT_WINDOW}
+            self._answered[session] = (submission, now)
 
     def _repeated(self, submission: str, request: gr.Request | None) -> bool:
         """Whether the box sent what this session had answered a moment ago (Retry and Edit are meant)."""
