@@ -168,8 +168,36 @@ def about_years(years: frozenset[int], sentence: str, passage: Passage) -> bool:
     ("一、2016年工作回顾"), never by another year's figure. The document's title is no such
     section: the 2019 report's title names 2019 and its review section reports 2018.
     """
+    return not years or years <= years_in(sentence) | section_years(passage)
+
+
+_LAST_YEAR = re.compile(r"过去一年|去年|上年|上一年")
+_THIS_YEAR = re.compile(r"今年|本年")
+
+
+def section_years(passage: Passage) -> frozenset[int]:
+    """The years the sections holding ``passage`` are about: written in their headings, or said relative to
+    the document's own year ("一、过去一年和五年工作回顾" in the 2023 report reviews 2022).
+
+    Only headings are read this way: a sentence's "比去年" compares with a year, it is not about it.
+    """
     sections = " ".join(part for part in passage.heading.split(" > ") if part != passage.title)
-    return not years or years <= years_in(sentence) | years_in(sections)
+    years = set(years_in(sections))
+    own = document_year(passage)
+    if own is not None:
+        if _LAST_YEAR.search(sections):
+            years.add(own - 1)
+        if _THIS_YEAR.search(sections):
+            years.add(own)
+    return frozenset(years)
+
+
+def document_year(passage: Passage) -> int | None:
+    """The year of the document, from its date, else the one year its title names."""
+    if passage.date[:4].isdigit():
+        return int(passage.date[:4])
+    titled = years_in(passage.title)
+    return next(iter(titled)) if len(titled) == 1 else None
 
 
 def relevance(candidate: Candidate, language: str) -> float:

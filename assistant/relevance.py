@@ -19,7 +19,9 @@ rather than guessed.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.resources
+import itertools
 import json
 import logging
 import math
@@ -76,6 +78,7 @@ TIME = "time"  # a year, date or time of year
 NUMBER = "number"  # a count or figure (years like "by 2035" do not count)
 MEASURE = "measure"  # a figure with a unit: length, money, area, duration, percent
 LENGTH = "length"  # a distance: "how long is the river" is not answered by a fine or a deadline
+MONEY = "money"  # a sum or a fine: "what fine applies" is not answered by a deadline of five years
 
 _TIME_QUESTION = re.compile(
     r"\b(?:what|which|in\s+what|in\s+which|by\s+what|by\s+which)\s+(?:year|years|date|month|time|decade)\b"
@@ -86,7 +89,6 @@ _TIME_QUESTION = re.compile(
 _MEASURE_QUESTION = re.compile(
     r"\bhow\s+(?:much|long|far|big|large|high|tall|old|deep|wide|heavy)\b|\bwhat\s+(?:percentage|percent|share|"
     r"proportion|amount|rate|length|area|size|budget|cost)\b"
-    r"|\bwhat\s+(?:is\s+the\s+|[a-z]+(?:-[a-z]+)*\s+)?fines?\b"  # "what fine applies": an amount, as 处多少罚款
     r"|多长|多远|多高|多大|多深|多宽|多重|多久|全长|面积|长度|百分之几|比例|多少钱",
     re.I,
 )
@@ -95,9 +97,18 @@ _LENGTH_QUESTION = re.compile(
     r"|全长|多长(?!时间)|多远|多宽|多深|长度|距离",
     re.I,
 )
-_NUMBER_QUESTION = re.compile(
-    r"\bhow\s+many\b|\bwhat\s+(?:number|quantity)\b|多少|几个|几项|几次|几种|几条|几家|几名|几年|几成|几倍", re.I
+# "多长" of a period is a duration ("时效期间是多长": three years), not a distance.
+_DURATION_WORDS = re.compile(r"期间|期限|时效|时间|时长|工期|任期|有效期")
+_MONEY_QUESTION = re.compile(
+    r"\bwhat\s+(?:is\s+the\s+|[a-z]+(?:-[a-z]+)*\s+)?fines?\b"  # "what fine applies": an amount, as 处多少罚款
+    r"|\bhow\s+(?:much|large|big|high)\s+(?:a\s+|is\s+the\s+)?(?:fine|penalty)\b|\bhow\s+much\s+money\b"
+    r"|多少(?:元|钱|罚款)|罚款(?:数额|金额)?(?:是|为)?多少|处多少",
+    re.I,
 )
+_NUMBER_QUESTION = re.compile(
+    r"\bhow\s+many\b|\bwhat\s+(?:number|quantity)\b|多少|(?<!哪)(?:几个|几项|几次|几种|几条|几家|几名|几年|几成|几倍)",
+    re.I,
+)  # "分为哪几个区" asks which ones, not how many
 # Words that only announce the answer type ("year" in "what year") are not content terms.
 _TYPE_WORDS = {"year", "years", "date", "month", "decade", "percentage", "percent", "number", "amount", "quantity",
                "long", "far", "big", "large", "high", "tall", "old", "deep", "wide", "heavy", "soon", "share",
@@ -129,6 +140,9 @@ _MEASURE_EN = re.compile(
     r"times|fold)\b|[$¥€£]\s?\d|\d\s*%",
     re.I,
 )
+_MONEY_EN = re.compile(rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:yuan|rmb|dollars?|usd|euros?)\b|[$¥€£]\s?\d", re.I)
+# a sum (300元, 5万元), or a fine set as a share or multiple of something (总投资额百分之一以上…的罚款)
+_MONEY_ZH = re.compile(rf"{_ZH_NUMERAL}\s*(?:万元|亿元|元)|(?:百分之|{_ZH_NUMERAL}\s*倍)[^。；;]*?罚款")
 _LENGTH_EN = re.compile(rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:{_LENGTH_UNITS_EN}|feet|ft)\b", re.I)
 _LENGTH_ZH = re.compile(rf"{_ZH_NUMERAL}\s*(?:{_LENGTH_UNITS_ZH}|里)")
 _MEASURE_ZH = re.compile(
@@ -138,12 +152,14 @@ _MEASURE_ZH = re.compile(
 
 
 def answer_type(question: str) -> str | None:
-    """TIME, LENGTH, MEASURE, NUMBER or None: what kind of token an answer must hold, read from the question's
+    """TIME, LENGTH, MONEY, MEASURE, NUMBER or None: what kind of token an answer must hold, read from the question's
     wording."""
     if _TIME_QUESTION.search(question):
         return TIME
-    if _LENGTH_QUESTION.search(question):
+    if _LENGTH_QUESTION.search(question) and not _DURATION_WORDS.search(question):
         return LENGTH
+    if _MONEY_QUESTION.search(question):
+        return MONEY
     if _MEASURE_QUESTION.search(question):
         return MEASURE
     if _NUMBER_QUESTION.search(question):
@@ -172,6 +188,8 @@ def satisfies(kind: str | None, sentence: str) -> bool:
     without_years = _YEAR_EXPRESSION.sub(" ", _ORDINAL.sub(" ", sentence))
     if kind == LENGTH:
         return bool(_LENGTH_EN.search(without_years) or _LENGTH_ZH.search(without_years))
+    if kind == MONEY:
+        return bool(_MONEY_EN.search(without_years) or _MONEY_ZH.search(without_years))
     if kind == MEASURE:
         return bool(_MEASURE_EN.search(without_years) or _MEASURE_ZH.search(without_years))
     return bool(_NUMBER_EN.search(without_years) or _NUMBER_ZH.search(without_years))
@@ -367,6 +385,9 @@ def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> Non
 _PARTICLES = _wordset("for up out off on in into down away over with at about")
 
 
+# Policy and legal words CC-CEDICT lacks or glosses otherwise (施行 "in force", 拟 "to propose", 国债
+# "treasury bond"): English questions about Chinese laws and reports use them far more than its senses.
+POLICY_TERMS = Path(__file__).with_name("data") / "policy_terms.u8"
 _LEXICON_FORMAT = 2  # bump whenever parse_cedict changes what it builds: older caches are then ignored
 _lexicon_cache: Path | None = None
 
@@ -392,15 +413,17 @@ def lexicon() -> Lexicon | None:
         return None
     path = Path(str(root / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"))
     stat = path.stat()
+    terms = POLICY_TERMS.read_text(encoding="utf-8")
+    version = hashlib.sha256(terms.encode()).hexdigest()[:12]
     cached = None if _lexicon_cache is None else \
-        _lexicon_cache / f"cedict-v{_LEXICON_FORMAT}-{stat.st_size}-{stat.st_mtime_ns}.json"
+        _lexicon_cache / f"cedict-v{_LEXICON_FORMAT}-{stat.st_size}-{stat.st_mtime_ns}-{version}.json"
     if cached is not None and cached.is_file():
         try:
             return Lexicon.loads(cached.read_text(encoding="utf-8"))
         except Exception:  # unreadable, damaged or of another shape: a cache must never stop the answer
             log.info("ignoring an unreadable dictionary cache %s", cached)
     with path.open(encoding="utf-8") as handle:
-        parsed = parse_cedict(handle)
+        parsed = parse_cedict(itertools.chain(handle, terms.splitlines()))
     if cached is not None:
         _write_atomically(cached, parsed.dumps())
     return parsed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from assistant.answering import (
     DEFAULT_REFUSAL_THRESHOLD,
     Answerer,
     Candidate,
+    candidates,
     compose,
     format_answer,
     frame,
     quote_for,
+    section_years,
     source_label,
 )
 from assistant.documents import Answer, Passage
@@ -27,6 +30,7 @@ from assistant.relevance import (
     GLOSS_CREDIT,
     LENGTH,
     MEASURE,
+    MONEY,
     NUMBER,
     TIME,
     Text,
@@ -73,13 +77,17 @@ def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "
     ("宜昌的人口是多少？", NUMBER),
     ("How long is the Yangtze River?", LENGTH),
     ("How long must an organisation have worked before it can sue?", MEASURE),  # a duration will do
-    ("How much money will be invested?", MEASURE),
+    ("How much money will be invested?", MONEY),
     ("长江全长多少公里？", LENGTH),
     ("应当在预定经过上海港区多久之前办理手续？", MEASURE),
     ("What must be avoided when formulating plans?", None),  # "when" inside a clause asks for no date
-    ("Under the Water Law, what fine applies to someone who sets up a sewage outlet?", MEASURE),  # as 处多少罚款
-    ("What per-square-metre fine can an individual face?", MEASURE),
-    ("What is the fine for hunting without a permit?", MEASURE),
+    ("Under the Water Law, what fine applies to someone who sets up a sewage outlet?", MONEY),  # as 处多少罚款
+    ("What per-square-metre fine can an individual face?", MONEY),
+    ("What is the fine for hunting without a permit?", MONEY),
+    ("水法规定在饮用水水源保护区内设置排污口的，处多少罚款？", MONEY),
+    ("提起环境损害赔偿诉讼的时效期间是多长？", MEASURE),  # a period's length is a duration, not a distance
+    ("自然保护区可以分为哪几个区？", None),  # which ones, not how many
+    ("自然保护区分为几个区？", NUMBER),
     ("What is a fine example of reform?", None),  # "fine" the adjective asks for no amount
     ("Which session proposed the model city?", None),
 ])
@@ -100,8 +108,41 @@ def test_answer_types_need_the_right_kind_of_token() -> None:
     assert satisfies(MEASURE, "在预定经过上海港区1星期之前")
     assert not satisfies(NUMBER, "第二十二条 （二）报有审批权的部门审批。")  # article and item numbers are places
     assert satisfies(TIME, "本法自2021年3月1日起施行。")
+    assert satisfies(MONEY, "可以处以300元以上1万元以下的罚款") and satisfies(MONEY, "a fine of 5,000 yuan")
+    assert satisfies(MONEY, "处建设项目总投资额百分之一以上百分之五以下的罚款")  # a share of the investment
+    assert satisfies(MONEY, "并处违法所得一倍以上五倍以下的罚款")
+    assert not satisfies(MONEY, "其环境影响评价文件自批准之日起超过五年")  # a measure, but no sum
+    assert not satisfies(MONEY, "单位国内生产总值能耗降低3%左右")
     assert not satisfies(TIME, "Modernization has made due contributions to Yichang.")
     assert satisfies(None, "anything at all")
+
+
+REPORT_2023 = "2023年中华人民共和国国务院政府工作报告"
+
+
+@pytest.mark.parametrize(("heading", "date", "years"), [
+    (f"{REPORT_2023} > 一、过去一年和五年工作回顾", "2023-03-05", {2022}),  # the past year, said relatively
+    (f"{REPORT_2023} > 二、对今年政府工作的建议", "2023-03-05", {2023}),
+    (f"{REPORT_2023} > 二、对今年政府工作的建议", "", {2023}),  # undated: the one year of its title
+    ("2025年中华人民共和国国务院政府工作报告 > 一、2024年工作回顾", "2025", {2024}),
+    (REPORT_2023, "2023", set()),  # the title alone is no section: the report is not about one year
+    ("Notes > Last year's work", "", set()),  # no year to count from
+])
+def test_a_section_is_about_the_years_its_heading_names_or_implies(heading: str, date: str, years: set[int]) -> None:
+    title = heading.split(" > ")[0]
+    found = passage("全年国内生产总值增长3%。", title=title, heading=heading)
+    assert section_years(replace(found, date=date)) == years
+
+
+def test_a_year_as_content_is_met_by_the_section_that_reviews_it() -> None:
+    """"2022年GDP增长了多少" is answered by the 2023 report's review of the past year, not by its plans."""
+    review = replace(passage("全年国内生产总值增长3%。", title=REPORT_2023,
+                             heading=f"{REPORT_2023} > 一、过去一年和五年工作回顾"), date="2023-03-05")
+    plans = replace(review, heading=f"{REPORT_2023} > 二、对今年政府工作的建议")
+    question = analyze("2022年全年国内生产总值增长了多少？")
+    _, (reviewed,) = candidates(question, [review])
+    _, (planned,) = candidates(question, [plans])
+    assert reviewed.typed and not planned.typed
 
 
 def test_question_terms_drop_function_words_and_keep_the_subject() -> None:
@@ -159,13 +200,42 @@ def test_parsed_dictionary_is_cached_between_processes(tmp_path: Path, monkeypat
         for word in ("water", "fishing", "protection", "population"):
             assert cached.chinese_for(stem(word)) == parsed.chinese_for(stem(word))
         assert cached.english_for("长江") == parsed.english_for("长江") and "长江" in cached
+        assert cached.chinese_for(stem("propose")) == parsed.chinese_for(stem("propose"))  # the policy terms too
         (next((tmp_path / "cache").glob("cedict-v*.json"))).write_text("{not json", encoding="utf-8")
         monkeypatch.undo()  # a damaged cache is ignored: parsed afresh, and rewritten
         relevance.cache_lexicon_in(tmp_path / "cache")
         lexicon.cache_clear()
         assert lexicon().chinese_for(stem("water")) == parsed.chinese_for(stem("water"))
+        terms = tmp_path / "policy_terms.u8"  # edited policy terms make another cache, never a stale one
+        terms.write_text("拟 拟 [ni3] /to propose/\n", encoding="utf-8")
+        monkeypatch.setattr(relevance, "POLICY_TERMS", terms)
+        monkeypatch.setattr(relevance, "parse_cedict", lambda lines: relevance.Lexicon({"新": "new"}, {}))
+        lexicon.cache_clear()
+        assert "新" in lexicon() and len(list((tmp_path / "cache").glob("cedict-v*.json"))) == 2
+        monkeypatch.undo()  # leave the real dictionary in memory (read back from its cache) for later tests
+        relevance.cache_lexicon_in(tmp_path / "cache")
+        lexicon.cache_clear()
+        assert "拟" in lexicon().chinese_for(stem("propose"))
     finally:
         relevance.cache_lexicon_in(None)
+
+
+def test_policy_terms_reach_chinese_words_the_dictionary_glosses_otherwise() -> None:
+    """assistant/data/policy_terms.u8: "propose" reaches 拟, "treasury bond" 国债, "in force" 施行."""
+    from assistant.relevance import POLICY_TERMS, stem
+
+    lex = lexicon()
+    assert lex is not None
+    assert "拟" in lex.chinese_for(stem("propose")) and "国债" in lex.chinese_for(stem("treasury"))
+    assert frozenset({stem("effective")}) in lex.english_for("施行")
+    assert lex.first_sense("长江").startswith("Yangtze River")  # CC-CEDICT alone for the words it does not list
+    question = analyze("What deficit ratio is proposed?")
+    proposed, stated = Text.of("今年赤字率拟按4%左右安排。"), Text.of("今年赤字率按4%左右安排。")
+    assert coverage(question, proposed) > coverage(question, stated)  # the added sense of 拟 is what matched
+    for line in POLICY_TERMS.read_text(encoding="utf-8").splitlines():  # every entry in CC-CEDICT's line format
+        if line and not line.startswith("#"):
+            head, _, rest = line.partition(" [")
+            assert len(head.split(" ")) == 2 and "] /" in rest and rest.endswith("/"), line
 
 
 def test_dictionary_bridges_english_questions_and_chinese_text() -> None:
