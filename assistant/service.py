@@ -154,7 +154,7 @@ class Assistant:
                      kind: str | Sequence[str] | None = None, issuer: str | None = None,
                      language: str | None = None) -> Any:
         """A LangChain ``BaseRetriever`` over the same hybrid search and filters (as ``retrieve``), for any chain."""
-        from assistant.retrieval import PolicyRetriever
+        from assistant.langchain_retriever import PolicyRetriever
 
         filters = Filters.of(since=since, until=until, kind=kind, issuer=issuer, language=language)
         self.ensure_corpus()

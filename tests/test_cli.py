@@ -77,12 +77,14 @@ def run_process(environ: dict[str, str]) -> Run:
     return call
 
 
-def test_add_then_search_puts_the_2035_passage_first(run_process: Run) -> None:
-    """End to end, in separate processes: what one command stored, the next one finds."""
+def test_a_first_search_indexes_the_corpus_and_the_next_process_finds_it(run_process: Run) -> None:
+    """End to end, in separate processes, as a new user starts: the first `search` on an empty store indexes
+    the shipped corpus, and what that process stored the next one finds, with every field of ``--json``.
+    (`add` in a process of its own: the scan test of test_ocr.py.)"""
     run = run_process
-    added = run("add", str(CORPUS))
-    assert added.returncode == 0, added.stderr
-    assert added.stdout.startswith("added")
+    first = run("search", "model city Yangtze", "-k", "2", "--json")
+    assert first.returncode == 0, first.stderr
+    assert len(json.loads(first.stdout)) == 2
     found = run("search", QUESTION, "--json")
     assert found.returncode == 0, found.stderr
     passages = json.loads(found.stdout)
@@ -114,13 +116,6 @@ def test_list_remove_and_unknown_id(run):
     missing = run("remove", doc_id)
     assert missing.returncode == 1
     assert "unknown document id" in missing.stderr
-
-
-def test_search_on_an_empty_store_indexes_the_shipped_corpus_first(run_process: Run) -> None:
-    run = run_process
-    found = run("search", "model city Yangtze", "-k", "2", "--json")
-    assert found.returncode == 0, found.stderr
-    assert len(json.loads(found.stdout)) == 2
 
 
 def test_empty_query_is_refused(run):

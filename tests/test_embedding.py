@@ -14,6 +14,8 @@ from assistant.embedding import (
 )
 from assistant.settings import Settings
 
+# Tests that load the real MiniLM (torch, ~6 s to import) share one worker under `-n 2` (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("torch")
 
 @pytest.fixture(scope="module")
 def minilm() -> SentenceTransformerEmbedder:

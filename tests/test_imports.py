@@ -105,3 +105,15 @@ def test_errors_users_catch_come_from_one_module() -> None:
                     isinstance(b, ast.Name) and b.id.endswith(("Error", "Exception")) for b in node.bases):
                 elsewhere.append(f"{name}.{node.name}")
     assert not elsewhere, f"exceptions defined outside assistant/errors.py: {elsewhere}"
+
+
+def test_the_command_line_starts_without_langchains_retriever_machinery() -> None:
+    """Every `assistant` command pays its imports; LangChain's retriever (and the tracing it pulls in) is
+    only for ``Assistant.as_retriever``, so the command line must not load it."""
+    import subprocess
+    import sys
+
+    probe = "import sys, assistant.cli; print(sorted(m for m in sys.modules if m.startswith('langchain_core.')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert "langchain_core.retrievers" not in loaded.stdout and "langchain_core.tracers" not in loaded.stdout
+    assert "langchain_core.embeddings" in loaded.stdout  # the probe sees what is loaded

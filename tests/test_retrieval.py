@@ -11,10 +11,10 @@ import pytest
 
 from assistant.embedding import Embedder
 from assistant.errors import UnknownDocument
+from assistant.langchain_retriever import PolicyRetriever
 from assistant.relevance import answer_type, satisfies
 from assistant.retrieval import (
     EmptyQuery,
-    PolicyRetriever,
     Retriever,
     cap_per_document,
     fuse,

@@ -195,7 +195,10 @@ def kill_midway(cmd: list[str], env: dict[str, str], sig: int, after: int) -> tu
     return done, total, line
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+# SIGKILL on the embedded store: test_ingest.py, test_assistant_add_killed_midway_can_be_run_again_without_duplicates.
+@pytest.mark.parametrize(("store_mode", "sig"), [("embedded", signal.SIGINT), ("server", signal.SIGKILL),
+                                                 ("server", signal.SIGINT)],
+                         ids=["embedded-SIGINT", "server-SIGKILL", "server-SIGINT"])
 def test_a_killed_add_can_be_rerun_without_duplicates(sig, make_settings, embedder: Embedder, tmp_path):
     settings = make_settings(embedding_batch_size=4)
     folder = tmp_path / "notices"
