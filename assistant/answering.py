@@ -41,6 +41,7 @@ from assistant.relevance import (
     Term,
     Text,
     analyze,
+    asks_entry_into_force,
     coverage,
     matched_terms,
     satisfies,
@@ -115,9 +116,14 @@ class Candidate:
 # --- scoring ---------------------------------------------------------------------------
 
 
-def candidates(question: Question, passages: Sequence[Passage]) -> tuple[Question, list[Candidate]]:
+def candidates(question: Question, passages: Sequence[Passage],
+               stated: Sequence[str] = ()) -> tuple[Question, list[Candidate]]:
     """Every sentence of ``passages`` (but instructions to a model) with its lexical evidence, and the question
-    re-weighted by salience."""
+    re-weighted by salience.
+
+    A sentence holding one of the ``stated`` lines (what a named document states about itself and the
+    question asks: its entry into force) covers the question in full.
+    """
     texts: list[tuple[int, Passage, int, int, Text]] = []
     contexts: list[Text] = []
     for rank, passage in enumerate(passages):
@@ -130,7 +136,8 @@ def candidates(question: Question, passages: Sequence[Passage]) -> tuple[Questio
     names = proper_names(question)
     found = [
         Candidate(rank=rank, passage=passage, start=start, end=end,
-                  coverage=coverage(weighted, text, contexts[rank], CONTEXT_CREDIT)
+                  coverage=1.0 if any(line in text.raw for line in stated) else
+                  coverage(weighted, text, contexts[rank], CONTEXT_CREDIT)
                   + cross_language_lift(question, passage, names, text, contexts[rank]),
                   typed=satisfies(question.answer_type, text.raw) and about_years(years, text.raw, passage),
                   words=text.stems or frozenset(text.raw))
@@ -424,18 +431,19 @@ def missing_refusal(language: str, scope: Scope, passages: Sequence[Passage], qu
 
 def extractive_answer(question: str, query: str, passages: Sequence[Passage], embedder: Embedder, *,
                       threshold: float, max_sentences: int, refusal_passages: int = 5,
-                      type_source: str | None = None, asked: str | None = None) -> tuple[Answer, list[str]]:
+                      type_source: str | None = None, asked: str | None = None,
+                      stated: Sequence[str] = ()) -> tuple[Answer, list[str]]:
     """The extractive answer to ``question`` from ``passages`` (retrieved for ``query``) and its text pieces.
 
     ``asked`` is what a sentence must answer when it differs from ``query``: the query without the
-    names of the documents it points to (the passages are already theirs).
+    names of the documents it points to (the passages are already theirs). ``stated``: see ``candidates``.
     """
     language = detect_language(question)
     if not passages:
         answer = refusal(language, passages, query)
         return answer, [answer.text]
     analysed = analyze(asked or query, type_source=type_source if type_source is not None else question)
-    weighted, found = candidates(analysed, passages)
+    weighted, found = candidates(analysed, passages, stated)
     ranked = score(weighted, found, embedder, query, threshold)
     chosen = choose(ranked, threshold, max_sentences)
     if not chosen:
@@ -471,17 +479,21 @@ class Answerer:
         retrieve: ``retrieve(query, k, documents) -> list[Passage]``, best first.
         scope: ``scope(query, documents) -> Scope``: the documents a question names (pointers.py);
             answers then quote only them, and a question naming what the library lacks is refused.
+        statements: ``statements(doc_ids, fact) -> [(passage, line)]``: where each document states a fact
+            about itself (metadata's "effective" line), read first when a question asks for that fact.
         llm: the generative answerer the service built from the settings (None: extractive only).
         llm_problem: why a configured LLM is not used, shown with every answer.
     """
 
     def __init__(self, settings: Settings, embedder: Embedder, retrieve: Callable[..., list[Passage]], *,
                  scope: Callable[[str, Sequence[str] | None], Scope] | None = None,
+                 statements: Callable[[Sequence[str], str], list[tuple[Passage, str]]] | None = None,
                  llm: Generator | None = None, llm_problem: str = "") -> None:
         self.settings = settings
         self.embedder = embedder
         self.retrieve = retrieve
         self.scope = scope or (lambda _query, _documents: Scope())
+        self.statements = statements or (lambda _documents, _fact: [])
         self.threshold = settings.refusal_threshold if settings.refusal_threshold is not None \
             else DEFAULT_REFUSAL_THRESHOLD
         self.llm, self.llm_problem = llm, llm_problem
@@ -529,9 +541,15 @@ class Answerer:
             yield refused
             return
         passages = self.retrieve(query, max(k, CANDIDATE_PASSAGES), scope.documents or documents)
+        stated = self.statements(scope.documents, "effective") if scope.documents and asks_entry_into_force(query) \
+            else []
+        if stated:  # the named law's own statement of its entry into force, read first however search ranked it
+            first = {p.chunk_id for p, _ in stated}
+            passages = [p for p, _ in stated] + [p for p in passages if p.chunk_id not in first]
         extractive, pieces = extractive_answer(
             question, query, passages, self.embedder, threshold=self.threshold,
-            max_sentences=self.settings.answer_sentences, refusal_passages=k, asked=scope.unnamed(query))
+            max_sentences=self.settings.answer_sentences, refusal_passages=k, asked=scope.unnamed(query),
+            stated=[line for _, line in stated])
         if llm is None or not passages:
             yield from pieces
             yield _with_warning(extractive, self.llm_problem)

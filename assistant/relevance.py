@@ -167,6 +167,20 @@ def answer_type(question: str) -> str | None:
     return None
 
 
+_IN_FORCE = re.compile(
+    r"\b(?:in|into)\s+(?:force|effect)\b|\btak(?:e|es|en|ing)\s+effect\b|\beffective\b|\bcommenc(?:e|es|ed|ement)\b"
+    r"|\bappl(?:y|ies)(?:\s+from)?\s*[?？]?\s*$|施行|生效",
+    re.I,
+)
+
+
+def asks_entry_into_force(question: str) -> bool:
+    """Whether the question asks when a text takes effect ("From what date is the Water Law in force?",
+    "长江保护法自何时起施行？"): the one date a law states about itself, in a sentence of its last article
+    that shares no word with the question but "施行"."""
+    return answer_type(question) == TIME and bool(_IN_FORCE.search(question.strip()))
+
+
 _CALENDAR_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d\d)(?![\d%％])")
 
 

@@ -186,7 +186,7 @@ class Assistant:
 
             llm, problem = llm_answerer(self.settings, self.embedder)
         return Answerer(self.settings, self.embedder, self._retrieve_for_answer, scope=self.retriever.scope,
-                        llm=llm, llm_problem=problem)
+                        statements=self._statements, llm=llm, llm_problem=problem)
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (Chinese segmenter, dictionary, keyword index)."""
@@ -195,6 +195,19 @@ class Assistant:
 
     def _retrieve_for_answer(self, query: str, k: int, documents: Sequence[str] | None) -> list[Passage]:
         return self.retrieve(query, k=k, documents=documents)
+
+    def _statements(self, doc_ids: Sequence[str], fact: str) -> list[tuple[Passage, str]]:
+        """(passage, line) where each document states ``fact`` about itself: the line its metadata was read
+        from ("本法自2008年6月1日起施行" for "effective"), found in its chunks. Search may rank that short
+        last article 14th within the law: it shares no word with "from what date is it in force?"."""
+        wanted = set(doc_ids)
+        found: list[tuple[Passage, str]] = []
+        for doc in self.documents():
+            provenance = doc.metadata.get("provenance") if isinstance(doc.metadata.get("provenance"), dict) else {}
+            line = (provenance.get(fact) or {}).get("evidence") if doc.doc_id in wanted else None
+            if line:
+                found += [(p, line) for p in self.store.get_chunks(where={"doc_id": doc.doc_id}) if line in p.text][:1]
+        return found
 
     def ask(self, question: str, history: list[dict[str, Any]] | None = None,
             documents: Sequence[str] | None = None, *, k: int | None = None, mode: str | None = None,

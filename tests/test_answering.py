@@ -36,6 +36,7 @@ from assistant.relevance import (
     Text,
     analyze,
     answer_type,
+    asks_entry_into_force,
     coverage,
     lexicon,
     root,
@@ -93,6 +94,20 @@ def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "
 ])
 def test_answer_type_is_read_from_the_question_wording(question: str, kind: str | None) -> None:
     assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("From what date is the Water Law in force?", True),
+    ("When does the regulation take effect?", True),
+    ("From what date does the Regulation on Resettlement apply?", True),
+    ("长江保护法自何时起施行？", True),
+    ("水法什么时候生效？", True),
+    ("When was the Water Law adopted?", False),  # adoption is another date
+    ("What fine applies to a sewage outlet?", False),  # "applies", but no date asked
+    ("What measures are in force against sand mining?", False),
+])
+def test_a_question_about_entry_into_force_is_recognised(question: str, asks: bool) -> None:
+    assert asks_entry_into_force(question) is asks
 
 
 def test_answer_types_need_the_right_kind_of_token() -> None:

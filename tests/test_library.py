@@ -81,6 +81,15 @@ def test_a_named_law_ranks_its_passages_first(library: Assistant) -> None:
     assert source_label(answer.citations[0].passage, "zh").startswith("《中华人民共和国水法》第")  # the article too
 
 
+def test_a_named_laws_entry_into_force_is_answered_from_its_own_statement(library: Assistant) -> None:
+    """The last article shares no word with the question, and search ranks it low; the law's metadata
+    keeps the line it read the date from, so that passage is read first."""
+    answer = library.ask("From what date is the Water Law in force?")
+    assert answer.grounded, answer.text
+    assert [c.quote for c in answer.citations] == ["第八十二条 本法自2002年10月1日起施行。"]
+    assert answer.citations[0].passage.cite().endswith("第八十二条")
+
+
 def test_a_named_document_outside_the_chosen_ones_is_not_answered_from_others(library: Assistant) -> None:
     others = [d.doc_id for d in library.documents() if "2019" not in d.title]
     answer = library.ask("2019年政府工作报告提出的GDP增长目标是多少？", documents=others)
