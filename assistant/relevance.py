@@ -89,12 +89,12 @@ _TIME_QUESTION = re.compile(
 _MEASURE_QUESTION = re.compile(
     r"\bhow\s+(?:much|long|far|big|large|high|tall|old|deep|wide|heavy)\b|\bwhat\s+(?:percentage|percent|share|"
     r"proportion|amount|rate|length|area|size|budget|cost)\b"
-    r"|多长|多远|多高|多大|多深|多宽|多重|多久|全长|面积|长度|百分之几|比例|多少钱",
+    r"|多长|多远|多高|多大|多深|多宽|多重|多久|全长|面积|长度|百分之几|比例",
     re.I,
 )
 _LENGTH_QUESTION = re.compile(
     r"\bhow\s+(?:long|far|wide|deep|high|tall)\s+(?:is|are|was|were)\b|\bwhat\s+(?:length|distance)\b"
-    r"|全长|多长(?!时间)|多远|多宽|多深|长度|距离",
+    r"|全长|多长|多远|多宽|多深|长度|距离",
     re.I,
 )
 # "多长" of a period is a duration ("时效期间是多长": three years), not a distance.
