@@ -17,8 +17,6 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from assistant.documents import Chunk, Document
 from assistant.text import clause_spans, sentence_spans
 
@@ -340,6 +338,9 @@ def _hard_split(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     offsets check out exactly, else at every ``limit`` characters."""
     if not _HAS_SPACE.search(text, start, end):  # nothing for the splitter to find (and it is slow on megabytes)
         return _fixed_split(text, start, end, limit)
+    # Imported here: it pulls in langchain-core's runnables (~0.3 s), which no other command needs.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=limit, chunk_overlap=0, separators=["\n", " ", ""], add_start_index=True
     )

@@ -168,10 +168,10 @@ def write_folder(folder: Path, files: int, paragraphs: int) -> None:
         (folder / f"notice-{f:02d}.md").write_text("\n".join(lines), encoding="utf-8")
 
 
-def kill_midway(cmd: list[str], env: dict[str, str], sig: int, after: int) -> tuple[int, int, str]:
+def kill_midway(cmd: list[str], env: dict[str, str], sig: int, after: int) -> tuple[int, int, str, int]:
     """Run ``cmd`` and send ``sig`` as soon as its progress bar shows ``after`` chunks done.
 
-    Returns (done, total, that progress line). The bar is read from stderr, as a user sees it.
+    Returns (done, total, that progress line, the exit code). The bar is read from stderr, as a user sees it.
     """
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
@@ -192,7 +192,7 @@ def kill_midway(cmd: list[str], env: dict[str, str], sig: int, after: int) -> tu
     finally:
         proc.wait(timeout=60)
         proc.stderr.close()
-    return done, total, line
+    return done, total, line, proc.returncode
 
 
 # SIGKILL on the embedded store: test_ingest.py, test_assistant_add_killed_midway_can_be_run_again_without_duplicates.
@@ -206,8 +206,11 @@ def test_a_killed_add_can_be_rerun_without_duplicates(sig, make_settings, embedd
     env = process_env(settings, ASSISTANT_EMBEDDING_BATCH_SIZE="4")
     cmd = [sys.executable, "-m", "assistant.cli", "add", str(folder)]
 
-    done, total, bar = kill_midway(cmd, env, sig, after=8)
+    # Stopped at the first batch: under load the bar can be read late, and a run that finished
+    # before the signal reached it would leave the rerun nothing to do.
+    done, total, bar, code = kill_midway(cmd, env, sig, after=4)
     assert 0 < done < total == FILES * PARAGRAPHS, bar  # it really was stopped part-way
+    assert code != 0, f"the add finished before {signal.Signals(sig).name} reached it"
     assert float(_BAR.search(bar).group(5)) > 0, bar  # the bar showed a rate and an ETA
 
     rerun = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
