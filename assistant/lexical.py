@@ -225,31 +225,46 @@ class Postings:
         merged = sparse.vstack(blocks, format="csr")[keep].tocsc()
         return Postings(self.vocab, (Segment(0, merged),), self.lengths[keep], np.ones(len(keep), dtype=bool))
 
-    def scores(self, terms: Sequence[str], params: BM25Params) -> np.ndarray:
-        """BM25 of every row for the query terms (a repeated term counts again, as in bm25s/Lucene).
+    def scores(self, groups: Sequence[str | Sequence[str]], params: BM25Params) -> np.ndarray:
+        """BM25 of every row for the query's terms, or groups of terms.
 
-        Context-field terms (CONTEXT_MARK) count ``params.context_weight`` each, without length
-        normalisation (b = 0 for that field).
+        A term, or a group of one, is plain BM25 (a repeated term counts again, as in bm25s/Lucene). A
+        group of several is one question word's alternative translations, scored as one term
+        (Pirkola's structured query): its count in a row is the sum of its members' counts, its
+        document frequency that of their union. Scored apart, the dozen senses a dictionary gives
+        one English word ("work": 工作, 劳动, 作品, 运转…) would each add weight of their own and drown
+        the words that matter. Context-field groups (CONTEXT_MARK) count ``params.context_weight``
+        each, without length normalisation (b = 0 for that field).
         """
         out = np.zeros(self.rows, dtype=np.float32)
         if not self.live_count:
             return out
         mean = self.mean_length or 1.0
         norm = params.k1 * (1.0 - params.b + params.b * self.lengths / mean)
-        for term in terms:
-            column = self.vocab.get(term)
-            if column is None:
-                continue
-            rows, counts = self._column(column)
+        for item in groups:
+            group = (item,) if isinstance(item, str) else item
+            rows, counts = self._group_column(group)
             if not len(rows):
                 continue
             df = len(rows)
             idf = math.log(1.0 + (self.live_count - df + 0.5) / (df + 0.5))
-            if term.startswith(CONTEXT_MARK):
+            if group[0].startswith(CONTEXT_MARK):
                 out[rows] += (params.context_weight * idf * counts / (counts + params.k1)).astype(np.float32)
             else:
                 out[rows] += (idf * counts / (counts + norm[rows])).astype(np.float32)
         return out
+
+    def _group_column(self, group: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Live rows holding any term of ``group`` and the group's summed count in each."""
+        columns = [c for c in dict.fromkeys(self.vocab.get(term) for term in group) if c is not None]
+        if len(columns) == 1:
+            return self._column(columns[0])
+        found = [self._column(c) for c in columns]
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows, inverse = np.unique(np.concatenate([r for r, _ in found]), return_inverse=True)
+        counts = np.bincount(inverse, weights=np.concatenate([c for _, c in found])).astype(np.float32)
+        return rows, counts
 
     def _column(self, column: int) -> tuple[np.ndarray, np.ndarray]:
         """Live rows holding a term and its count in each (rows within a column are distinct)."""
@@ -486,13 +501,20 @@ class LexicalIndex:
 
     def search_terms(self, terms: Sequence[str], k: int, where: dict[str, Any] | None = None, *,
                      revision: str | None = None) -> list[LexicalHit]:
-        """Like ``search`` for terms already tokenized (e.g. dictionary translations of a question)."""
+        """Like ``search`` for terms already tokenized."""
+        return self.search_groups([(term,) for term in terms], k, where, revision=revision)
+
+    def search_groups(self, groups: Sequence[Sequence[str]], k: int, where: dict[str, Any] | None = None, *,
+                      revision: str | None = None) -> list[LexicalHit]:
+        """Like ``search`` for groups of tokenized alternatives (a question word's dictionary
+        translations), each group scored as one term (``Postings.scores``)."""
         snapshot = self.current(revision)
-        if k <= 0 or not terms or not snapshot.ids:
+        groups = [tuple(g) for g in groups if g]
+        if k <= 0 or not groups or not snapshot.ids:
             return []
         if self.params.context_weight > 0:
-            terms = [*terms, *(CONTEXT_MARK + t for t in terms)]
-        scores = snapshot.postings.scores(terms, self.params)
+            groups = [*groups, *(tuple(CONTEXT_MARK + t for t in g) for g in groups)]
+        scores = snapshot.postings.scores(groups, self.params)
         if where:
             scores = scores * self._mask(snapshot, where)
         return _top(snapshot, scores, k)

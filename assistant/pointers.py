@@ -269,7 +269,10 @@ def _english_phrases(question: str) -> list[_Phrase]:
                 end += 1
         while end > i + 1 and words[end - 1].lower() in _NAME_LINKS:
             end -= 1
-        while start < i and (words[start].lower() in _NAME_LINKS or not _capitalised(words[start])):
+        # Lower-case words before the kind word belong to the name only behind a year that qualifies it
+        # ("the 2024 government work report"); else they are the question's ("fishing under the … Law").
+        dated = start > 0 and _is_year(words[start - 1])
+        while start < i and (words[start].lower() in _NAME_LINKS or not (dated or _capitalised(words[start]))):
             start += 1
         year, first, last = _year_beside(words, start, end)
         phrases.append(_Phrase(tuple(words[start:end]), year, (found[first].start(), found[last - 1].end())))

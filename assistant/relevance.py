@@ -28,7 +28,7 @@ import math
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -76,7 +76,9 @@ _ZH_STOP_CHARS = frozenset("的地得了着过是在和与及或对把被将要�
 
 TIME = "time"  # a year, date or time of year
 NUMBER = "number"  # a count or figure (years like "by 2035" do not count)
+COUNT = "count"  # how many of something other than time: "ten years" counts no fishermen
 MEASURE = "measure"  # a figure with a unit: length, money, area, duration, percent
+AMOUNT = "amount"  # how much of something other than time: "by how much did forest area grow" wants no period
 LENGTH = "length"  # a distance: "how long is the river" is not answered by a fine or a deadline
 MONEY = "money"  # a sum or a fine: "what fine applies" is not answered by a deadline of five years
 
@@ -152,8 +154,8 @@ _MEASURE_ZH = re.compile(
 
 
 def answer_type(question: str) -> str | None:
-    """TIME, LENGTH, MONEY, MEASURE, NUMBER or None: what kind of token an answer must hold, read from the question's
-    wording."""
+    """TIME, LENGTH, MONEY, MEASURE, AMOUNT, COUNT, NUMBER or None: what kind of token an answer must hold,
+    read from the question's wording."""
     if _TIME_QUESTION.search(question):
         return TIME
     if _LENGTH_QUESTION.search(question) and not _DURATION_WORDS.search(question):
@@ -161,10 +163,27 @@ def answer_type(question: str) -> str | None:
     if _MONEY_QUESTION.search(question):
         return MONEY
     if _MEASURE_QUESTION.search(question):
-        return MEASURE
+        return MEASURE if _DURATION_QUESTION.search(question) else AMOUNT
     if _NUMBER_QUESTION.search(question):
-        return NUMBER
+        return COUNT if _COUNTS_THINGS.search(question) and not _COUNTS_TIME.search(question) else NUMBER
     return None
+
+
+# "How many fishermen…", "多少渔民": a count of things, which a period ("长江十年禁渔", "within five years")
+# does not answer. "How many years", "几年", "增长了多少" (a figure, not a count) stay NUMBER.
+_COUNTS_THINGS = re.compile(
+    r"\bhow\s+many\s+(?:more\s+)?(?!of\b)[a-z]|多少(?!年|个月|天|日|周|小时|倍|钱)[\u4e00-\u9fff]", re.I)
+_COUNTS_TIME = re.compile(
+    r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|times)\b",
+    re.I)  # "how many calendar days' notice" counts time too
+_DURATION_QUESTION = re.compile(
+    r"\bhow\s+(?:long|old|soon|early|quickly)\b|\bhow\s+far\s+(?:in\s+)?(?:advance|ahead|before)\b"
+    r"|\bhow\s+much\s+(?:time|longer|(?:advance\s+|prior\s+)?notice)\b|多久|多长|多少(?:年|天|日|个月|时间)", re.I)
+_PERIOD = re.compile(
+    rf"{_EN_NUMERAL}[\s-]+(?:years?|months?|weeks?|days?|hours?|decades?)\b"
+    r"|(?:[0-9０-９]+|[一二两三四五六七八九十百]+)\s*(?:个)?(?:年|月|天|日|周|星期|小时|分钟)",
+    re.I,
+)
 
 
 _IN_FORCE = re.compile(
@@ -204,7 +223,9 @@ def satisfies(kind: str | None, sentence: str) -> bool:
         return bool(_LENGTH_EN.search(without_years) or _LENGTH_ZH.search(without_years))
     if kind == MONEY:
         return bool(_MONEY_EN.search(without_years) or _MONEY_ZH.search(without_years))
-    if kind == MEASURE:
+    if kind in (COUNT, AMOUNT):
+        without_years = _PERIOD.sub(" ", without_years)
+    if kind in (MEASURE, AMOUNT):
         return bool(_MEASURE_EN.search(without_years) or _MEASURE_ZH.search(without_years))
     return bool(_NUMBER_EN.search(without_years) or _NUMBER_ZH.search(without_years))
 
@@ -270,21 +291,24 @@ class Lexicon:
     up, so loading stays under a second.
     """
 
-    def __init__(self, senses: dict[str, str], en_to_zh: dict[str, tuple[str, ...]]) -> None:
+    def __init__(self, senses: dict[str, str], en_to_zh: dict[str, tuple[str, ...]],
+                 phrases: dict[str, tuple[str, ...]] | None = None) -> None:
         self._senses = senses
         self._en_to_zh = en_to_zh
+        self._phrases = phrases or {}
 
     def __contains__(self, word: str) -> bool:
         return word in self._senses
 
     def dumps(self) -> str:
         """The lexicon as JSON, for the cache that spares later processes the parse (``cache_lexicon_in``)."""
-        return json.dumps([self._senses, self._en_to_zh], ensure_ascii=False)
+        return json.dumps([self._senses, self._en_to_zh, self._phrases], ensure_ascii=False)
 
     @classmethod
     def loads(cls, text: str) -> Lexicon:
-        senses, en_to_zh = json.loads(text)
-        return cls(senses, {stem: tuple(words) for stem, words in en_to_zh.items()})
+        senses, en_to_zh, phrases = json.loads(text)
+        return cls(senses, {stem: tuple(words) for stem, words in en_to_zh.items()},
+                   {key: tuple(words) for key, words in phrases.items()})
 
     @functools.lru_cache(maxsize=8192)  # noqa: B019 - one Lexicon per process, kept for its lifetime
     def english_for(self, word: str) -> tuple[frozenset[str], ...]:
@@ -303,6 +327,12 @@ class Lexicon:
     def chinese_for(self, english_stem: str) -> tuple[str, ...]:
         """Chinese words (two characters or more) glossed by the English stem alone."""
         return self._en_to_zh.get(english_stem, ())
+
+    def chinese_for_phrase(self, stems: Sequence[str]) -> tuple[str, ...]:
+        """Chinese words glossed by exactly these content words in this order ("surface water" 地表水,
+        "research and development" 研发): policy language is compound terms, and their words one by
+        one reach mostly other words (surface: 表面, 地面…)."""
+        return self._phrases.get(" ".join(stems), ())
 
 
 _GENERIC_NAME_WORDS = _wordset("river province city county lake mountain mountains district prefecture region "
@@ -335,6 +365,7 @@ def parse_cedict(lines: Iterable[str]) -> Lexicon:
     """Build a Lexicon from CC-CEDICT lines ``Trad Simp [pin yin] /sense/sense/``."""
     senses: dict[str, str] = {}
     by_word: dict[str, set[str]] = defaultdict(set)
+    by_phrase: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for line in lines:
         if line.startswith("#"):
             continue
@@ -346,23 +377,31 @@ def parse_cedict(lines: Iterable[str]) -> Lexicon:
         trad, simp = head
         body = _with_acronyms(line[slash + 1:].rstrip().rstrip("/"))
         common = line[bracket + 2:bracket + 3].islower()  # 法 [fa3] "law" before 法 [Fa3] "France"
+        # An old form's entry ("秊 年 /grain/harvest (old)/variant of 年/") tells nothing about the word
+        # written today: its senses go last, and a character is never indexed under them (年 is no "grain").
+        first = common and "variant of" not in body
         for word in {trad, simp}:
             if word not in senses:
                 senses[word] = body
             else:
-                senses[word] = f"{body}/{senses[word]}" if common else f"{senses[word]}/{body}"
+                senses[word] = f"{body}/{senses[word]}" if first else f"{senses[word]}/{body}"
         if len(simp) >= 2:
             for sense in body.split("/"):
-                _index_sense(sense, simp, by_word)
-        elif common:  # a single character only under its first, plain one-word sense: 水 water, 江 river, 鱼 fish
-            first = body.split("/", 1)[0].removeprefix("to ")
-            if first.isascii() and first.isalpha() and first.islower():
-                _index_sense(first, simp, by_word)
-    words = sorted(by_word)
+                _index_sense(sense, simp, by_word, by_phrase)
+        elif first:  # a single character only under its first, plain one-word sense: 水 water, 江 river, 鱼 fish
+            sense = body.split("/", 1)[0].removeprefix("to ")
+            if sense.isascii() and sense.isalpha() and sense.islower():
+                _index_sense(sense, simp, by_word, by_phrase)
+    words = sorted(by_word | {w: set() for phrase in by_phrase for w in phrase})
+    stems = dict(zip(words, english_stemmer().stemWords(words), strict=True))
     en_to_zh: dict[str, set[str]] = defaultdict(set)
-    for word, key in zip(words, english_stemmer().stemWords(words), strict=True):
-        en_to_zh[key] |= by_word[word]
-    return Lexicon(senses, {k: tuple(sorted(v, key=len)) for k, v in en_to_zh.items()})
+    for word, found in by_word.items():
+        en_to_zh[stems[word]] |= found
+    phrases: dict[str, set[str]] = defaultdict(set)
+    for phrase, found in by_phrase.items():
+        phrases[" ".join(stems[w] for w in phrase)] |= found
+    return Lexicon(senses, {k: tuple(sorted(v, key=len)) for k, v in en_to_zh.items()},
+                   {k: tuple(sorted(v, key=len)) for k, v in phrases.items()})
 
 
 _ACRONYM = re.compile(r"\(([A-Z]{2,6})\)|(?<=[a-z] )([A-Z]{2,6})$")
@@ -375,9 +414,11 @@ def _with_acronyms(body: str) -> str:
     return "/".join([body, *dict.fromkeys(found)]) if found else body
 
 
-def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> None:
+def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]],
+                 by_phrase: dict[tuple[str, ...], set[str]]) -> None:
     """Record ``headword`` under a one-word sense ("population", "to protect"), a phrasal verb's verb
-    ("to fish for" 捕捞 → fish), or a name's first word."""
+    ("to fish for" 捕捞 → fish), a phrase of two or three content words ("surface water" 地表水), or
+    a name's first word."""
     sense = " ".join(_PARENS.sub(" ", sense).split())  # "to fish for (aquatic animals)" → "to fish for"
     if sense.startswith("to "):
         sense = sense[3:]
@@ -386,10 +427,14 @@ def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]]) -> Non
         if low not in _EN_STOP:
             by_word[_IRREGULAR.get(low, low)].add(headword)
         return
-    words = sense.split(" ")
+    words = sense.replace("-", " ").split(" ")
     plain = all(w.isascii() and w.isalpha() and w.islower() for w in words)
     if plain and 2 <= len(words) <= 3 and all(w in _PARTICLES for w in words[1:]):
         by_word[_IRREGULAR.get(words[0], words[0])].add(headword)  # "to fish for" 捕捞 → fish
+        return
+    content = tuple(_IRREGULAR.get(w, w) for w in words if w not in _EN_STOP)
+    if plain and 2 <= len(content) <= _MAX_SENSE_WORDS:
+        by_phrase[content].add(headword)
         return
     first = words[0]
     if first.isascii() and first.isalpha() and _is_name(first):
@@ -402,7 +447,7 @@ _PARTICLES = _wordset("for up out off on in into down away over with at about")
 # Policy and legal words CC-CEDICT lacks or glosses otherwise (施行 "in force", 拟 "to propose", 国债
 # "treasury bond"): English questions about Chinese laws and reports use them far more than its senses.
 POLICY_TERMS = Path(__file__).with_name("data") / "policy_terms.u8"
-_LEXICON_FORMAT = 2  # bump whenever parse_cedict changes what it builds: older caches are then ignored
+_LEXICON_FORMAT = 4  # bump whenever parse_cedict changes what it builds: older caches are then ignored
 _lexicon_cache: Path | None = None
 
 

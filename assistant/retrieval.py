@@ -33,7 +33,7 @@ from chromadb.errors import ChromaError
 
 from assistant.documents import Passage, StoredDocument
 from assistant.errors import EmptyQuery, UnknownDocument
-from assistant.lexical import BM25Params, LexicalIndex
+from assistant.lexical import BM25Params, LexicalHit, LexicalIndex
 from assistant.metadata import Filters
 from assistant.pointers import Profile, Scope, profile, resolve
 from assistant.relevance import answer_type, satisfies
@@ -319,9 +319,8 @@ class Retriever:
         for lang in languages:
             scoped = _and(flt, {"language": lang}) if len(languages) > 1 else flt
             dense = self._nearest(vector, depth, scoped, registered) if vector is not None else []
-            words = query if lang == language else translate_query(query, lang)
-            lexical = self.lexical.search(words, depth, scoped, revision=registered.revision) \
-                if mode in ("bm25", "hybrid") and words else []
+            lexical = [] if mode not in ("bm25", "hybrid") else \
+                self._keyword_search(query, None if lang == language else lang, depth, scoped, registered.revision)
             fused = fuse([([c for c, _ in dense], [s for _, s in dense], self.settings.dense_weight),
                           ([h.chunk_id for h in lexical], [h.score for h in lexical], self.settings.lexical_weight)],
                          method=self.settings.fusion, rrf_k=self.settings.rrf_k)
@@ -473,13 +472,22 @@ class Retriever:
                     entry.dense = similarity if entry.dense is None else entry.dense
                 rankings.append(([chunk for chunk, _ in found], [similarity for _, similarity in found],
                                  self.settings.dense_weight))
-            translated = translate_query(query, language)
-            if translated:
-                hits = self.lexical.search(translated, depth, scoped, revision=registered.revision)
+            hits = self._keyword_search(query, language, depth, scoped, registered.revision)
+            if hits:
                 for hit in hits:
                     candidates.setdefault(hit.chunk_id, _Candidate(hit.chunk_id, hit.doc_id))
                 rankings.append(([h.chunk_id for h in hits], [h.score for h in hits], self.settings.lexical_weight))
         return rankings
+
+    def _keyword_search(self, query: str, translate_to: str | None, depth: int, where: dict[str, Any] | None,
+                        revision: str) -> list[LexicalHit]:
+        """BM25 for the question as asked, or for its dictionary translation into ``translate_to``."""
+        if not translate_to:
+            return self.lexical.search(query, depth, where, revision=revision)
+        tokenize = self.lexical.tokenizer.tokenize
+        groups = [tuple(dict.fromkeys(t for word in group for t in tokenize(word))) for group in
+                  translate_query(query, translate_to)]
+        return self.lexical.search_groups(groups, depth, where, revision=revision)
 
     # --- candidate generation ---------------------------------------------------------
     def _reranks(self) -> bool:
@@ -615,16 +623,22 @@ def _and(flt: dict[str, Any] | None, clause: dict[str, Any]) -> dict[str, Any]:
     return clause if not flt else {"$and": [flt, clause]}
 
 
-def translate_query(query: str, language: str) -> str:
-    """The question's salient words in ``language``, through the bilingual dictionary (for BM25)."""
-    from assistant.relevance import analyze
+def translate_query(query: str, language: str) -> list[tuple[str, ...]]:
+    """The question's salient words in ``language``, through the bilingual dictionary (for BM25):
+    one group of alternatives per question word, and one per run of words the dictionary has as a
+    phrase ("surface water" 地表水, "energy consumption" 能耗, "research and development" 研发)."""
+    from assistant.relevance import analyze, lexicon
 
     terms = analyze(query).terms
-    if language == "zh":  # single characters (水, 法) help answers find a term, but as BM25 terms they are noise
-        words = [form for term in terms for form in term.chinese_forms() if len(form) > 1]
-    else:
-        words = [stem for term in terms for stems in term.english for stem in stems]
-    return " ".join(dict.fromkeys(words))
+    if language != "zh":
+        return [group for term in terms if (group := tuple(dict.fromkeys(s for stems in term.english for s in stems)))]
+    lex = lexicon()
+    stems = [t.stem for t in terms if t.stem]
+    runs = [stems[i:i + n] for n in (3, 2) for i in range(len(stems) - n + 1)] if lex else []
+    phrases = [found for run in runs if (found := lex.chinese_for_phrase(run))] if lex else []
+    # single characters (水, 法) help answers find a term, but as BM25 terms they are noise
+    words = [tuple(f for f in term.chinese_forms() if len(f) > 1) for term in terms]
+    return [group for group in [*phrases, *words] if group]
 
 
 def _with_score(passage: Passage, score: float) -> Passage:

@@ -23,6 +23,7 @@ import pytest
 # Set before any encoder loads; inherited by every process the tests start.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from assistant import relevance
 from assistant.embedding import Embedder, make_embedder
 from assistant.service import Assistant
 from assistant.settings import Settings
@@ -357,6 +358,13 @@ def minilm() -> Iterator[Embedder]:
 
 def _keep_vectors() -> bool:
     return os.environ.get("ASSISTANT_TEST_VECTORS", "on").lower() not in ("0", "off", "false", "no")
+
+
+# The parsed CC-CEDICT is kept beside the vectors, as the service keeps it in its data folder: every
+# xdist worker needs it while collecting (test_pointers builds its profiles at import), and parsing
+# it takes ~2 s each time. Set here, at import, before any test module asks for it.
+if _keep_vectors():
+    relevance.cache_lexicon_in(VECTORS / "lexicon")
 
 
 @pytest.fixture

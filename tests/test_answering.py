@@ -27,6 +27,8 @@ from assistant.errors import EmptyQuery, UnknownDocument
 from assistant.evaluation import labelled_answer_correct, labelled_passage
 from assistant.evidence import REFUSAL
 from assistant.relevance import (
+    AMOUNT,
+    COUNT,
     GLOSS_CREDIT,
     LENGTH,
     MEASURE,
@@ -74,10 +76,12 @@ def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "
     ("By what year will the model city be built?", TIME),
     ("When will it be built?", TIME),
     ("长江大保护典范城市计划在哪一年基本建成？", TIME),
-    ("Into how many stages is it divided?", NUMBER),
+    ("Into how many stages is it divided?", COUNT),  # stages are things: a period does not count them
     ("宜昌的人口是多少？", NUMBER),
     ("How long is the Yangtze River?", LENGTH),
     ("How long must an organisation have worked before it can sue?", MEASURE),  # a duration will do
+    ("By how much did China's forest area expand?", AMOUNT),  # an amount: "five years" does not answer it
+    ("How much time does the applicant have?", MEASURE),
     ("How much money will be invested?", MONEY),
     ("长江全长多少公里？", LENGTH),
     ("应当在预定经过上海港区多久之前办理手续？", MEASURE),
@@ -89,6 +93,12 @@ def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "
     ("提起环境损害赔偿诉讼的时效期间是多长？", MEASURE),  # a period's length is a duration, not a distance
     ("自然保护区可以分为哪几个区？", None),  # which ones, not how many
     ("自然保护区分为几个区？", NUMBER),
+    ("How many fishermen were taken off the water?", COUNT),  # a count of things: no period answers it
+    ("How many more people got safe drinking water?", COUNT),
+    ("有多少渔民退捕上岸？", COUNT),
+    ("How many years does the fishing ban last?", NUMBER),  # a count of years: a period answers it
+    ("How many more days may the review take?", NUMBER),
+    ("2017年企业利润增长了多少？", NUMBER),  # a figure, not a count
     ("What is a fine example of reform?", None),  # "fine" the adjective asks for no amount
     ("Which session proposed the model city?", None),
 ])
@@ -129,6 +139,11 @@ def test_answer_types_need_the_right_kind_of_token() -> None:
     assert not satisfies(MONEY, "其环境影响评价文件自批准之日起超过五年")  # a measure, but no sum
     assert not satisfies(MONEY, "单位国内生产总值能耗降低3%左右")
     assert not satisfies(TIME, "Modernization has made due contributions to Yichang.")
+    assert not satisfies(COUNT, "全面实施长江十年禁渔。") and satisfies(NUMBER, "全面实施长江十年禁渔。")
+    assert not satisfies(COUNT, "Permits are reviewed within five years and renewed within 30 days.")
+    assert satisfies(COUNT, "十年禁渔期间，退捕渔民23.1万人。") and satisfies(COUNT, "受益人口6434万")
+    assert not satisfies(AMOUNT, "过去五年，是极不平凡的五年。") and satisfies(MEASURE, "过去五年，是极不平凡的五年。")
+    assert satisfies(AMOUNT, "森林面积增加1.63亿亩") and satisfies(AMOUNT, "within five years, forests grew 3%")
     assert satisfies(None, "anything at all")
 
 
@@ -194,7 +209,25 @@ def test_dictionary_finds_plain_english_words_in_chinese_text() -> None:
     assert coverage(question, Text.of("国家对长江流域重点水域实行严格捕捞管理，全面禁止生产性捕捞。")) == 1.0
     assert coverage(question, Text.of("宜昌市常住人口为四百万人。")) == 0.0
     # as keyword-search terms single characters are noise: the translated query leaves them out
-    assert all(len(word) > 1 for word in translate_query("Which waters ban fishing?", "zh").split())
+    assert all(len(word) > 1 for group in translate_query("Which waters ban fishing?", "zh") for word in group)
+
+
+def test_dictionary_phrases_translate_runs_of_question_words() -> None:
+    """CC-CEDICT glosses 地表水 as "surface water" and 研发 as "research and development": word by word,
+    "surface" reaches 表面 and 地面, never 地表水."""
+    from assistant.relevance import stem
+    from assistant.retrieval import translate_query
+
+    lex = lexicon()
+    assert lex is not None
+    assert "地表水" in lex.chinese_for_phrase([stem("surface"), stem("water")])
+    assert "地表水" not in lex.chinese_for(stem("surface")) + lex.chinese_for(stem("water"))
+    assert "研发" in lex.chinese_for_phrase([stem("research"), stem("development")])  # "and" is no content word
+    assert lex.chinese_for_phrase([stem("development"), stem("research")]) == ()  # in order only
+    groups = translate_query("How did the share of good-quality surface water change?", "zh")
+    assert any("地表水" in group for group in groups)
+    # one group per question word: "change" is one term of BM25, however many words translate it
+    assert sum(1 for group in groups if "变化" in group) == 1 and len(next(g for g in groups if "变化" in g)) > 5
 
 
 def test_parsed_dictionary_is_cached_between_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -233,6 +266,17 @@ def test_parsed_dictionary_is_cached_between_processes(tmp_path: Path, monkeypat
         assert "拟" in lexicon().chinese_for(stem("propose"))
     finally:
         relevance.cache_lexicon_in(None)
+
+
+def test_an_old_variant_entry_does_not_give_a_character_its_sense() -> None:
+    """CC-CEDICT's "秊 年 [nian2] /grain/harvest (old)/variant of 年/" must not make 年 mean "grain" (an English
+    question about grain output then matched every sentence with a year in it)."""
+    from assistant.relevance import stem
+
+    lex = lexicon()
+    assert lex is not None
+    assert lex.first_sense("年") == "year" and "年" not in lex.chinese_for(stem("grain"))
+    assert "年" in lex.chinese_for(stem("year")) and "粮" in lex.chinese_for(stem("grain"))
 
 
 def test_policy_terms_reach_chinese_words_the_dictionary_glosses_otherwise() -> None:

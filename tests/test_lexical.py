@@ -103,6 +103,24 @@ def test_context_terms_do_not_lengthen_the_body_and_score_without_length_normali
     assert postings.scores([mark + "law"], BM25Params(context_weight=0.25, b=0.0))[1] == pytest.approx(field[1] / 2)
 
 
+def test_a_group_of_alternatives_scores_as_one_term() -> None:
+    """A question word's translations (Pirkola's structured query): counts summed, document frequency of the union.
+
+    Scored apart, a word with many translations outweighs a word with one, whatever they match.
+    """
+    postings = Postings().appended([["工作", "报告"], ["劳动", "作品"], ["赤字", "预算"], ["预算"]])
+    params = BM25Params()
+    group = postings.scores([("工作", "劳动", "作品")], params)
+    apart = postings.scores(["工作", "劳动", "作品"], params)
+    assert group[0] > 0 and group[1] > 0 and not group[2:].any()
+    assert apart[1] > group[1]  # two members in one row add up apart, not in the group
+    # the union's document frequency (2 of 4 rows) sets the group's idf: as one term present in 2 rows
+    as_one = Postings().appended([["w", "报告"], ["w", "w"], ["赤字", "预算"], ["预算"]]).scores(["w"], params)
+    assert group.tolist() == pytest.approx(as_one.tolist())
+    assert postings.scores([("工作",)], params).tolist() == postings.scores(["工作"], params).tolist()
+    assert not postings.scores([("无此词", "也无")], params).any()
+
+
 def test_a_word_only_the_title_holds_finds_the_document_with_the_context_field(make_assistant, tmp_path: Path) -> None:
     for context in (True, False):
         assistant = make_assistant(retrieval_mode="bm25", keyword_context_weight=0.5 if context else 0.0)

@@ -115,7 +115,7 @@ def test_cap_per_document_skips_extra_passages_of_one_document() -> None:
     ("When does the ban start?", "time"),
     ("长江十年禁渔从什么时候开始？", "time"),
     ("宜昌哪一年建成典范城市？", "time"),
-    ("How many stages are planned?", "number"),
+    ("How many stages are planned?", "count"),  # a count of things, which no period answers
     ("禁渔期有多少年？", "number"),
     ("What does the law say about fishing?", None),
     ("长江保护法关于禁止捕捞的规定是什么？", None),
