@@ -32,6 +32,12 @@ KIND_WORDS_EN = ("law", "laws", "regulation", "regulations", "provisions", "meas
                  "code")
 # Words that say which state a name belongs to, not which law it is: an English name may drop them.
 _ALWAYS_OMITTED = {"prc", "people", "republic", "china", "chinese", "the", "of", "on", "for", "and", "in", "to", "s"}
+# Words English renderings add or drop at will: 自然保护区条例 is "Regulations on Nature Reserves" or "… on
+# Nature Reserve Management", 排污许可管理条例 "Regulations on (the Administration of) Pollutant Discharge Permits".
+_OPTIONAL = {"manag", "administr"}
+# The state's name before a national law's title ("中华人民共和国河道管理条例"): no name leaves it unexplained,
+# so it must not make a national title lose to a local one ("河道管理条例" is not 长江河道采砂管理条例).
+_STATE_PREFIX = "中华人民共和国"
 # A name of this many matched words may have one more that the dictionary cannot place (移民 is glossed
 # "immigrant", not "resettlement"); a shorter one must match in full ("Marine Environment Protection
 # Law" is not 环境保护法). Chosen on the dev questions.
@@ -239,7 +245,7 @@ class _Phrase:
 def _english_pointers(question: str, profiles: Sequence[Profile]) -> list[_Pointer]:
     out = []
     for phrase in _english_phrases(question):
-        content = [w for w in phrase.words if _key(w) not in _ALWAYS_OMITTED]
+        content = [w for w in phrase.words if _key(w) not in _ALWAYS_OMITTED | _OPTIONAL]
         matched = _documents_named(content, profiles, year_given=phrase.year is not None)
         if matched is None:
             continue  # nothing in the name can be checked against the library
@@ -361,7 +367,8 @@ def _explained(keys: Sequence[str], forms: dict[str, tuple[str, ...]], english: 
             unmatched += 1
     if unmatched > (1 if len(keys) - unmatched >= UNMATCHED_TOLERANCE_FROM else 0):
         return None
-    return len(profile.title) - len(covered)
+    state = len(_STATE_PREFIX) if profile.title.startswith(_STATE_PREFIX) else 0
+    return len(profile.title) - state - sum(1 for i in covered if i >= state)
 
 
 def _same_stem(a: str, b: str) -> bool:

@@ -19,6 +19,7 @@ LAWS = {
                    {"title_en": "Regulation on the Management of Sand Mining in the Yangtze River Channel"}),
     "L21": profile("L21", "中华人民共和国河道管理条例", "L21_河道管理条例(2018-03-19).md"),
     "L19": profile("L19", "排污许可管理条例", "L19_排污许可管理条例(2021-01-24).md"),
+    "L22": profile("L22", "中华人民共和国自然保护区条例", "L22_自然保护区条例(2017-10-07).md"),
 }
 COMMENTARY = profile("com", "Continue to break the ice and raise energy to set off a hot wave", "commentary.md")
 LIBRARY: list[Profile] = [*REPORTS.values(), *LAWS.values(), COMMENTARY]
@@ -44,6 +45,9 @@ def test_years_come_from_the_title_then_the_front_matter_then_the_file_name() ->
     ("河道管理条例对河道采砂有什么规定？", ["L21"]),  # the longest title ending wins
     # 排污 glossed "to discharge pollutants" (policy_terms.u8): else two words of five unplaced, and "missing"
     ("Under the Regulations on the Administration of Pollutant Discharge Permits, what fine applies?", ["L19"]),
+    # the state's name leaves no title less explained: 河道管理条例, not 长江河道采砂管理条例 (which lacks it)
+    ("What do the Regulations on River Course Management say about dredging?", ["L21"]),
+    ("What do the Regulations on Nature Reserve Management say about core zones?", ["L22"]),  # 管理 not in title
     ("What does the Regulation on the Management of Sand Mining in the Yangtze River Channel require?", ["L14"]),
 ])
 def test_a_named_document_and_its_year_scope_the_question(question: str, expected: list[str]) -> None:
@@ -75,6 +79,8 @@ def test_years_and_kinds_that_do_not_name_a_document_leave_the_question_open(que
     ("森林法规定林木采伐许可证由哪个部门核发？", "森林法", ()),
     ("土壤污染防治法自何时起施行？", "土壤污染防治法", ()),  # ends like 水污染防治法, names another law
     ("What does the Marine Environment Protection Law say about ships?", "Marine Environment Protection Law", ()),
+    ("What do the Regulations on Inland River Traffic Safety Management say?",
+     "Regulations on Inland River Traffic Safety Management", ()),
 ])
 def test_a_document_or_year_the_library_lacks_is_named_as_missing(question: str, missing: str,
                                                                  years: tuple[int, ...]) -> None:
