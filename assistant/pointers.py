@@ -35,6 +35,7 @@ _ALWAYS_OMITTED = {"prc", "people", "republic", "china", "chinese", "the", "of",
 # Words English renderings add or drop at will: 自然保护区条例 is "Regulations on Nature Reserves" or "… on
 # Nature Reserve Management", 排污许可管理条例 "Regulations on (the Administration of) Pollutant Discharge Permits".
 _OPTIONAL = {"manag", "administr"}
+_UNCHECKED = _ALWAYS_OMITTED | _OPTIONAL
 # The state's name before a national law's title ("中华人民共和国河道管理条例"): no name leaves it unexplained,
 # so it must not make a national title lose to a local one ("河道管理条例" is not 长江河道采砂管理条例).
 _STATE_PREFIX = "中华人民共和国"
@@ -245,7 +246,7 @@ class _Phrase:
 def _english_pointers(question: str, profiles: Sequence[Profile]) -> list[_Pointer]:
     out = []
     for phrase in _english_phrases(question):
-        content = [w for w in phrase.words if _key(w) not in _ALWAYS_OMITTED | _OPTIONAL]
+        content = [w for w in phrase.words if _key(w) not in _UNCHECKED]
         matched = _documents_named(content, profiles, year_given=phrase.year is not None)
         if matched is None:
             continue  # nothing in the name can be checked against the library

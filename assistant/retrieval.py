@@ -484,9 +484,8 @@ class Retriever:
         """BM25 for the question as asked, or for its dictionary translation into ``translate_to``."""
         if not translate_to:
             return self.lexical.search(query, depth, where, revision=revision)
-        tokenize = self.lexical.tokenizer.tokenize
-        groups = [tuple(dict.fromkeys(t for word in group for t in tokenize(word))) for group in
-                  translate_query(query, translate_to)]
+        tokenize = self.lexical.tokenizer.tokenize  # a group's words apart by spaces: one call cuts them all
+        groups = [tuple(dict.fromkeys(tokenize(" ".join(group)))) for group in translate_query(query, translate_to)]
         return self.lexical.search_groups(groups, depth, where, revision=revision)
 
     # --- candidate generation ---------------------------------------------------------
@@ -634,8 +633,8 @@ def translate_query(query: str, language: str) -> list[tuple[str, ...]]:
         return [group for term in terms if (group := tuple(dict.fromkeys(s for stems in term.english for s in stems)))]
     lex = lexicon()
     stems = [t.stem for t in terms if t.stem]
-    runs = [stems[i:i + n] for n in (3, 2) for i in range(len(stems) - n + 1)] if lex else []
-    phrases = [found for run in runs if (found := lex.chinese_for_phrase(run))] if lex else []
+    phrases = [] if lex is None else [found for n in (3, 2) for i in range(len(stems) - n + 1)
+                                      if (found := lex.chinese_for_phrase(stems[i:i + n]))]
     # single characters (水, 法) help answers find a term, but as BM25 terms they are noise
     words = [tuple(f for f in term.chinese_forms() if len(f) > 1) for term in terms]
     return [group for group in [*phrases, *words] if group]

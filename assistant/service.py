@@ -16,7 +16,7 @@ from typing import Any
 from assistant import ingest
 from assistant.documents import AddResult, Answer, Document, Passage, StoredDocument
 from assistant.embedding import Embedder, make_embedder
-from assistant.errors import InvalidMetadata
+from assistant.errors import InvalidMetadata, UnknownDocument
 from assistant.ingest import Progress
 from assistant.locking import Waiting
 from assistant.metadata import Filters
@@ -200,13 +200,15 @@ class Assistant:
         """(passage, line) where each document states ``fact`` about itself: the line its metadata was read
         from ("本法自2008年6月1日起施行" for "effective"), found in its chunks. Search may rank that short
         last article 14th within the law: it shares no word with "from what date is it in force?"."""
-        wanted = set(doc_ids)
         found: list[tuple[Passage, str]] = []
-        for doc in self.documents():
-            provenance = doc.metadata.get("provenance") if isinstance(doc.metadata.get("provenance"), dict) else {}
-            line = (provenance.get(fact) or {}).get("evidence") if doc.doc_id in wanted else None
+        for doc_id in dict.fromkeys(doc_ids):
+            try:
+                provenance = self.store.get(doc_id).metadata.get("provenance")
+            except UnknownDocument:  # removed by another process since the question was scoped
+                continue
+            line = (provenance.get(fact) or {}).get("evidence") if isinstance(provenance, dict) else None
             if line:
-                found += [(p, line) for p in self.store.get_chunks(where={"doc_id": doc.doc_id}) if line in p.text][:1]
+                found += [(p, line) for p in self.store.get_chunks(where={"doc_id": doc_id}) if line in p.text][:1]
         return found
 
     def ask(self, question: str, history: list[dict[str, Any]] | None = None,
