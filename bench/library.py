@@ -15,6 +15,9 @@ Per split, through `Assistant.ask` with default settings (extractive answers):
   wrong source answers to a question that names a year or a law (tags year-document, law-named) that
                quote any other document: the misattribution the issue forbids
   ask latency  p50 / p95 ms per question (the store and models warm)
+  en→zh evidence  for the English questions about Chinese texts, how many have the labelled evidence
+               in the top 3 / 8 / 20 passages of `Assistant.retrieve` (asked after the timed answers,
+               so the timing is not helped by cached question vectors)
 Results go to bench/out/results/library.json (and are printed).
 """
 
@@ -69,6 +72,20 @@ def wrong_source(item: dict[str, Any], answer: Answer) -> bool:
     return any(Path(c.passage.source).name not in wanted for c in answer.citations) if wanted else True
 
 
+EVIDENCE_DEPTHS = (3, 8, 20)
+
+
+def evidence_ranks(assistant: Assistant, items: list[dict[str, Any]]) -> list[int | None]:
+    """Where each item's labelled evidence first stands among the passages retrieved for it (None: not
+    in the top 20): whether retrieval brings the answer to the answerer at all."""
+    ranks = []
+    for item in items:
+        evidence = "".join(item["evidence"].split())
+        passages = assistant.retrieve(item["question"], k=max(EVIDENCE_DEPTHS))
+        ranks.append(next((i for i, p in enumerate(passages) if evidence in "".join(p.text.split())), None))
+    return ranks
+
+
 def run_split(assistant: Assistant, items: list[dict[str, Any]]) -> dict[str, Any]:
     rows, seconds = [], []
     for item in items:
@@ -80,6 +97,8 @@ def run_split(assistant: Assistant, items: list[dict[str, Any]]) -> dict[str, An
                      "wrong_source": wrong_source(item, answer),
                      "en_zh": item["language"] == "en" and item["answerable"] and "cross-language" in item["tags"],
                      "cited": sorted({Path(c.passage.source).name for c in answer.citations})})
+    evidence = evidence_ranks(assistant, [i for i in items if i["language"] == "en" and i["answerable"]
+                                          and "cross-language" in i["tags"]])
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     en_zh = [r for r in answerable if r["en_zh"]]
@@ -91,6 +110,8 @@ def run_split(assistant: Assistant, items: list[dict[str, Any]]) -> dict[str, An
         "refused": f"{sum(not r['grounded'] for r in unanswerable)}/{len(unanswerable)}",
         "wrong_source": [r["id"] for r in rows if r["wrong_source"]],
         "ask_latency": summary_ms(seconds),
+        "en_zh_evidence_in_top": {k: f"{sum(r is not None and r < k for r in evidence)}/{len(evidence)}"
+                                  for k in EVIDENCE_DEPTHS},
         "rows": rows,
     }
 
