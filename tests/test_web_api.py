@@ -160,9 +160,15 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_ui_launcher_serves_the_corpus_on_loopback_only(tmp_path: Path) -> None:
-    """`python ui.py` on a fresh data folder: indexes the shipped corpus and listens on 127.0.0.1 only."""
+def test_ui_launcher_serves_the_corpus_on_loopback_only(tmp_path: Path, embedder: Embedder) -> None:
+    """`python ui.py` serves the store's corpus and listens on 127.0.0.1 only.
+
+    The folder holds the corpus already (indexed here on the session's model): that a first start
+    indexes it is test_cli.py's first-search test, through the same ``ensure_corpus``.
+    """
     port = free_port()
+    settings = Settings(data_dir=tmp_path / "data", collection="uitest")
+    assert Assistant(settings, embedder=embedder).ensure_corpus(), "the shipped corpus was not indexed"
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"), "ASSISTANT_COLLECTION": "uitest"}
     env.pop("ASSISTANT_HOST", None)
     log = open(tmp_path / "ui.log", "w")  # noqa: SIM115 - closed below
