@@ -139,7 +139,7 @@ def candidates(question: Question, passages: Sequence[Passage],
                   coverage=1.0 if any(line in text.raw for line in stated) else
                   coverage(weighted, text, contexts[rank], CONTEXT_CREDIT)
                   + cross_language_lift(question, passage, names, text, contexts[rank]),
-                  typed=satisfies(question.answer_type, text.raw) and about_years(years, text.raw, passage),
+                  typed=satisfies(question.answer_type, text.raw) and about_years(years, passage, start, end),
                   words=text.stems or frozenset(text.raw))
         for rank, passage, start, end, text in texts
     ]
@@ -167,27 +167,55 @@ def cross_language_lift(question: Question, passage: Passage, names: list[Term],
     return CROSS_LANGUAGE_LIFT
 
 
-def about_years(years: frozenset[int], sentence: str, passage: Passage) -> bool:
-    """Whether the sentence, or the section it stands in, is about every year the question asks about.
+def about_years(years: frozenset[int], passage: Passage, start: int, end: int) -> bool:
+    """Whether the sentence at ``start:end`` of ``passage``, or the section it stands in, is about every year
+    the question asks about.
 
     The same sentence stands in many years' reports ("全年国内生产总值增长…"): a question about
-    2016's growth is answered only where 2016 is written, in the sentence or its section's heading
-    ("一、2016年工作回顾"), never by another year's figure. The document's title is no such
-    section: the 2019 report's title names 2019 and its review section reports 2018.
+    2016's growth is answered only where 2016 is meant, never by another year's figure. A sentence
+    means a year when it writes it, says it relative to the report's own year ("去年利润增长23.5%" in
+    the 2018 report is 2017), or stands in a paragraph that opens with one and names none itself
+    ("刚刚过去的2017年，…。…进出口增长14.2%…"); or its section's heading names the year
+    ("一、2016年工作回顾"). The document's title is no such section: the 2019 report's title names
+    2019 and its review section reports 2018.
     """
-    return not years or years <= years_in(sentence) | section_years(passage)
+    if not years:
+        return True
+    stated = sentence_years(passage.text[start:end], passage)
+    if not stated:
+        stated = sentence_years(_paragraph_opening(passage.text, start, end), passage)
+    return years <= stated | section_years(passage)
 
 
 _LAST_YEAR = re.compile(r"过去一年|去年|上年|上一年")
 _THIS_YEAR = re.compile(r"今年|本年")
+# In a sentence, "去年" is the year before only as a time ("去年利润增长"), not in a comparison ("比去年增加").
+_LAST_YEAR_IN_SENTENCE = re.compile(r"(?<![比较同与跟于])去年")
+
+
+def sentence_years(sentence: str, passage: Passage) -> frozenset[int]:
+    """The years a sentence is about: written as numbers, or as 去年/今年 of the document's own year."""
+    years = set(years_in(sentence))
+    own = document_year(passage)
+    if own is not None:
+        if _LAST_YEAR_IN_SENTENCE.search(sentence):
+            years.add(own - 1)
+        if _THIS_YEAR.search(sentence):
+            years.add(own)
+    return frozenset(years)
+
+
+def _paragraph_opening(text: str, start: int, end: int) -> str:
+    """The first sentence of the paragraph holding ``start:end`` ('' when that is the sentence itself)."""
+    opening = text.rfind("\n", 0, start) + 1
+    for first, last in sentence_spans(text[opening:end]):
+        return "" if opening + first >= start else text[opening + first:opening + last]
+    return ""
 
 
 def section_years(passage: Passage) -> frozenset[int]:
     """The years the sections holding ``passage`` are about: written in their headings, or said relative to
-    the document's own year ("一、过去一年和五年工作回顾" in the 2023 report reviews 2022).
-
-    Only headings are read this way: a sentence's "比去年" compares with a year, it is not about it.
-    """
+    the document's own year ("一、过去一年和五年工作回顾" in the 2023 report reviews 2022)."""
     sections = " ".join(part for part in passage.heading.split(" > ") if part != passage.title)
     years = set(years_in(sections))
     own = document_year(passage)

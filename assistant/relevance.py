@@ -77,7 +77,7 @@ _ZH_STOP_CHARS = frozenset("的地得了着过是在和与及或对把被将要�
 TIME = "time"  # a year, date or time of year
 NUMBER = "number"  # a count or figure (years like "by 2035" do not count)
 COUNT = "count"  # how many of something other than time: "ten years" counts no fishermen
-MEASURE = "measure"  # a figure with a unit: length, money, area, duration, percent
+PERIOD = "period"  # a span of time: "30日内", "ten years", "不得超过一年"; never a date such as 1月31日
 AMOUNT = "amount"  # how much of something other than time: "by how much did forest area grow" wants no period
 LENGTH = "length"  # a distance: "how long is the river" is not answered by a fine or a deadline
 MONEY = "money"  # a sum or a fine: "what fine applies" is not answered by a deadline of five years
@@ -90,7 +90,7 @@ _TIME_QUESTION = re.compile(
 )
 _MEASURE_QUESTION = re.compile(
     r"\bhow\s+(?:much|long|far|big|large|high|tall|old|deep|wide|heavy)\b|\bwhat\s+(?:percentage|percent|share|"
-    r"proportion|amount|rate|length|area|size|budget|cost)\b"
+    r"proportion|amount|rate|ratio|length|area|size|budget|cost|level(?!\s+of\b))\b"
     r"|多长|多远|多高|多大|多深|多宽|多重|多久|全长|面积|长度|百分之几|比例",
     re.I,
 )
@@ -154,7 +154,7 @@ _MEASURE_ZH = re.compile(
 
 
 def answer_type(question: str) -> str | None:
-    """TIME, LENGTH, MONEY, MEASURE, AMOUNT, COUNT, NUMBER or None: what kind of token an answer must hold,
+    """TIME, LENGTH, MONEY, PERIOD, AMOUNT, COUNT, NUMBER or None: what kind of token an answer must hold,
     read from the question's wording."""
     if _TIME_QUESTION.search(question):
         return TIME
@@ -163,25 +163,39 @@ def answer_type(question: str) -> str | None:
     if _MONEY_QUESTION.search(question):
         return MONEY
     if _MEASURE_QUESTION.search(question):
-        return MEASURE if _DURATION_QUESTION.search(question) else AMOUNT
+        return PERIOD if _DURATION_QUESTION.search(question) else AMOUNT
     if _NUMBER_QUESTION.search(question):
+        if _COUNTS_PERIOD.search(question):
+            return PERIOD
         return COUNT if _COUNTS_THINGS.search(question) and not _COUNTS_TIME.search(question) else NUMBER
     return None
 
 
 # "How many fishermen…", "多少渔民": a count of things, which a period ("长江十年禁渔", "within five years")
-# does not answer. "How many years", "几年", "增长了多少" (a figure, not a count) stay NUMBER.
+# does not answer. "增长了多少" (a figure, not a count) stays NUMBER; "how many years", "几年" want a PERIOD.
 _COUNTS_THINGS = re.compile(
     r"\bhow\s+many\s+(?:more\s+)?(?!of\b)[a-z]|多少(?!年|个月|天|日|周|小时|倍|钱)[\u4e00-\u9fff]", re.I)
 _COUNTS_TIME = re.compile(
     r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|times)\b",
     re.I)  # "how many calendar days' notice" counts time too
+_COUNTS_PERIOD = re.compile(
+    r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)\b"
+    r"|多少(?:年|个月|天|日|周|小时)|(?<!哪)几(?:年|个月|天|日|周|小时)", re.I)
 _DURATION_QUESTION = re.compile(
     r"\bhow\s+(?:long|old|soon|early|quickly)\b|\bhow\s+far\s+(?:in\s+)?(?:advance|ahead|before)\b"
     r"|\bhow\s+much\s+(?:time|longer|(?:advance\s+|prior\s+)?notice)\b|多久|多长|多少(?:年|天|日|个月|时间)", re.I)
 _PERIOD = re.compile(
     rf"{_EN_NUMERAL}[\s-]+(?:years?|months?|weeks?|days?|hours?|decades?)\b"
     r"|(?:[0-9０-９]+|[一二两三四五六七八九十百]+)\s*(?:个)?(?:年|月|天|日|周|星期|小时|分钟)",
+    re.I,
+)
+
+
+# What answers a PERIOD: a number of time units. A day of a month ("1月31日") is a date, and 月 alone a month of
+# the calendar ("10月"); calendar years are gone before this is applied (_YEAR_EXPRESSION).
+_SPAN_OF_TIME = re.compile(
+    rf"\b{_EN_NUMERAL}[\s-]+(?:calendar\s+|working\s+|business\s+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)\b"
+    r"|(?<![月0-9０-９一二两三四五六七八九十百])(?:[0-9０-９]+|[一二两三四五六七八九十百]+)\s*(?:个月|年|天|日|周|星期|小时|分钟|岁)",
     re.I,
 )
 
@@ -225,8 +239,10 @@ def satisfies(kind: str | None, sentence: str) -> bool:
         return bool(_MONEY_EN.search(without_years) or _MONEY_ZH.search(without_years))
     if kind in (COUNT, AMOUNT):
         without_years = _PERIOD.sub(" ", without_years)
-    if kind in (MEASURE, AMOUNT):
+    if kind == AMOUNT:
         return bool(_MEASURE_EN.search(without_years) or _MEASURE_ZH.search(without_years))
+    if kind == PERIOD:
+        return bool(_SPAN_OF_TIME.search(without_years))
     return bool(_NUMBER_EN.search(without_years) or _NUMBER_ZH.search(without_years))
 
 
@@ -516,17 +532,34 @@ class Term:
     chinese: tuple[str, ...] | None
     weight: float = 1.0
     stem: str = ""
+    runs: tuple[tuple[str, ...], ...] = ()  # the runs of question words holding this one (see phrase_runs)
 
     def chinese_forms(self) -> tuple[str, ...]:
         if self.chinese is not None:
             return self.chinese
         return _chinese_for_stem(self.stem)
 
+    def phrase_forms(self) -> tuple[str, ...]:
+        """Chinese terms for a run of question words this one stands in ("surface" in "surface water": 地表水)."""
+        return tuple(form for run in self.runs for form in chinese_for_run(run))
+
 
 @functools.lru_cache(maxsize=8192)
 def _chinese_for_stem(key: str) -> tuple[str, ...]:
     lex = lexicon()
     return lex.chinese_for(key) if lex else ()
+
+
+def phrase_runs(stems: Sequence[str]) -> list[tuple[int, tuple[str, ...]]]:
+    """Where each run of three, then two, consecutive question words starts, and its stems: the runs the
+    dictionary may hold as one term."""
+    return [(i, tuple(stems[i:i + n])) for n in (3, 2) for i in range(len(stems) - n + 1)]
+
+
+@functools.lru_cache(maxsize=8192)
+def chinese_for_run(run: tuple[str, ...]) -> tuple[str, ...]:
+    lex = lexicon()
+    return lex.chinese_for_phrase(run) if lex else ()
 
 
 @dataclass(frozen=True)
@@ -557,14 +590,12 @@ def analyze(question: str, *, type_source: str | None = None) -> Question:
 
 
 def _english_terms(question: str) -> list[Term]:
-    out: list[Term] = []
-    for word in english_words(question):
-        low = word.lower()
-        if low in _EN_STOP or low in _TYPE_WORDS or (len(low) < 2 and not low.isdigit()):
-            continue
-        key = stem(word)
-        out.append(Term(text=word, english=(frozenset({key}),), chinese=(word,) if word.isdigit() else None, stem=key))
-    return out
+    words = [w for w in english_words(question) if not (w.lower() in _EN_STOP or (len(w) < 2 and not w.isdigit()))]
+    keys = [stem(word) for word in words]
+    runs = phrase_runs(keys)  # type words too: "high" is no term of its own, but "high-speed rail" is 高铁
+    return [Term(text=word, english=(frozenset({key}),), chinese=(word,) if word.isdigit() else None, stem=key,
+                 runs=tuple(run for at, run in runs if at <= i < at + len(run)))
+            for i, (word, key) in enumerate(zip(words, keys, strict=True)) if word.lower() not in _TYPE_WORDS]
 
 
 def _chinese_terms(question: str) -> list[Term]:
@@ -707,7 +738,7 @@ def term_match(term: Term, text: Text) -> float:
     or for an English word that only the senses of the text's Chinese words hold (GLOSS_CREDIT)."""
     if any(key <= text.stems for key in term.english):
         return 1.0
-    if text.cjk and any(form in text.raw for form in term.chinese_forms()):
+    if text.cjk and any(form in text.raw for form in (*term.chinese_forms(), *term.phrase_forms())):
         return 1.0
     if text.cjk and term.chinese is None and term.stem and GLOSS_CREDIT and root(term.stem) in text.glossed:
         return GLOSS_CREDIT

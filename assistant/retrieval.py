@@ -626,15 +626,13 @@ def translate_query(query: str, language: str) -> list[tuple[str, ...]]:
     """The question's salient words in ``language``, through the bilingual dictionary (for BM25):
     one group of alternatives per question word, and one per run of words the dictionary has as a
     phrase ("surface water" 地表水, "energy consumption" 能耗, "research and development" 研发)."""
-    from assistant.relevance import analyze, lexicon
+    from assistant.relevance import analyze, chinese_for_run
 
     terms = analyze(query).terms
     if language != "zh":
         return [group for term in terms if (group := tuple(dict.fromkeys(s for stems in term.english for s in stems)))]
-    lex = lexicon()
-    stems = [t.stem for t in terms if t.stem]
-    phrases = [] if lex is None else [found for n in (3, 2) for i in range(len(stems) - n + 1)
-                                      if (found := lex.chinese_for_phrase(stems[i:i + n]))]
+    runs = dict.fromkeys(run for term in terms for run in term.runs)
+    phrases = [found for run in runs if (found := chinese_for_run(run))]
     # single characters (水, 法) help answers find a term, but as BM25 terms they are noise
     words = [tuple(f for f in term.chinese_forms() if len(f) > 1) for term in terms]
     return [group for group in [*phrases, *words] if group]

@@ -31,9 +31,9 @@ from assistant.relevance import (
     COUNT,
     GLOSS_CREDIT,
     LENGTH,
-    MEASURE,
     MONEY,
     NUMBER,
+    PERIOD,
     TIME,
     Text,
     analyze,
@@ -79,25 +79,25 @@ def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "
     ("Into how many stages is it divided?", COUNT),  # stages are things: a period does not count them
     ("宜昌的人口是多少？", NUMBER),
     ("How long is the Yangtze River?", LENGTH),
-    ("How long must an organisation have worked before it can sue?", MEASURE),  # a duration will do
+    ("How long must an organisation have worked before it can sue?", PERIOD),  # a duration will do
     ("By how much did China's forest area expand?", AMOUNT),  # an amount: "five years" does not answer it
-    ("How much time does the applicant have?", MEASURE),
+    ("How much time does the applicant have?", PERIOD),
     ("How much money will be invested?", MONEY),
     ("长江全长多少公里？", LENGTH),
-    ("应当在预定经过上海港区多久之前办理手续？", MEASURE),
+    ("应当在预定经过上海港区多久之前办理手续？", PERIOD),
     ("What must be avoided when formulating plans?", None),  # "when" inside a clause asks for no date
     ("Under the Water Law, what fine applies to someone who sets up a sewage outlet?", MONEY),  # as 处多少罚款
     ("What per-square-metre fine can an individual face?", MONEY),
     ("What is the fine for hunting without a permit?", MONEY),
     ("水法规定在饮用水水源保护区内设置排污口的，处多少罚款？", MONEY),
-    ("提起环境损害赔偿诉讼的时效期间是多长？", MEASURE),  # a period's length is a duration, not a distance
+    ("提起环境损害赔偿诉讼的时效期间是多长？", PERIOD),  # a period's length is a duration, not a distance
     ("自然保护区可以分为哪几个区？", None),  # which ones, not how many
     ("自然保护区分为几个区？", NUMBER),
     ("How many fishermen were taken off the water?", COUNT),  # a count of things: no period answers it
     ("How many more people got safe drinking water?", COUNT),
     ("有多少渔民退捕上岸？", COUNT),
-    ("How many years does the fishing ban last?", NUMBER),  # a count of years: a period answers it
-    ("How many more days may the review take?", NUMBER),
+    ("How many years does the fishing ban last?", PERIOD),  # a count of years: a period answers it
+    ("How many more days may the review take?", PERIOD),
     ("2017年企业利润增长了多少？", NUMBER),  # a figure, not a count
     ("What is a fine example of reform?", None),  # "fine" the adjective asks for no amount
     ("Which session proposed the model city?", None),
@@ -125,12 +125,16 @@ def test_answer_types_need_the_right_kind_of_token() -> None:
     assert satisfies(TIME, sentence)
     assert satisfies(NUMBER, sentence)  # "three" counts; the year does not
     assert not satisfies(NUMBER, "The model city will be built by 2035.")
-    assert not satisfies(MEASURE, sentence)  # a length or an amount needs a unit
-    assert satisfies(MEASURE, "The river is 6,300 km long.")
-    assert satisfies(MEASURE, "长江全长6300公里。")
+    assert not satisfies(AMOUNT, sentence)  # a length or an amount needs a unit
+    assert satisfies(AMOUNT, "The river is 6,300 km long.")
+    assert satisfies(AMOUNT, "长江全长6300公里。")
     assert satisfies(LENGTH, "长江全长6300公里。") and satisfies(LENGTH, "The river is 6,300 km long.")
     assert not satisfies(LENGTH, "应当自收到申请之日起30日内予以审批")  # a deadline is no distance
-    assert satisfies(MEASURE, "在预定经过上海港区1星期之前")
+    assert satisfies(PERIOD, "在预定经过上海港区1星期之前") and satisfies(PERIOD, "处十日以上十五日以下拘留")
+    assert satisfies(PERIOD, "应当自收到申请之日起30 日内予以审批") and satisfies(PERIOD, "within thirty calendar days")
+    # a date is no span of time, nor is a month of the calendar
+    assert not satisfies(PERIOD, "应当在每年1月31日前报送") and not satisfies(PERIOD, "本法自2002年10月1日起施行。")
+    assert not satisfies(PERIOD, "The river is 6,300 km long.")
     assert not satisfies(NUMBER, "第二十二条 （二）报有审批权的部门审批。")  # article and item numbers are places
     assert satisfies(TIME, "本法自2021年3月1日起施行。")
     assert satisfies(MONEY, "可以处以300元以上1万元以下的罚款") and satisfies(MONEY, "a fine of 5,000 yuan")
@@ -142,7 +146,7 @@ def test_answer_types_need_the_right_kind_of_token() -> None:
     assert not satisfies(COUNT, "全面实施长江十年禁渔。") and satisfies(NUMBER, "全面实施长江十年禁渔。")
     assert not satisfies(COUNT, "Permits are reviewed within five years and renewed within 30 days.")
     assert satisfies(COUNT, "十年禁渔期间，退捕渔民23.1万人。") and satisfies(COUNT, "受益人口6434万")
-    assert not satisfies(AMOUNT, "过去五年，是极不平凡的五年。") and satisfies(MEASURE, "过去五年，是极不平凡的五年。")
+    assert not satisfies(AMOUNT, "过去五年，是极不平凡的五年。") and satisfies(PERIOD, "过去五年，是极不平凡的五年。")
     assert satisfies(AMOUNT, "森林面积增加1.63亿亩") and satisfies(AMOUNT, "within five years, forests grew 3%")
     assert satisfies(None, "anything at all")
 
@@ -173,6 +177,27 @@ def test_a_year_as_content_is_met_by_the_section_that_reviews_it() -> None:
     _, (reviewed,) = candidates(question, [review])
     _, (planned,) = candidates(question, [plans])
     assert reviewed.typed and not planned.typed
+
+
+REPORT_2018 = "2018年中华人民共和国国务院政府工作报告"
+FIVE_YEAR_REVIEW = f"{REPORT_2018} > 一、过去五年工作回顾"  # a heading that names no single year
+
+
+@pytest.mark.parametrize(("text", "about_2017"), [
+    ("国有企业效益明显好转，去年利润增长23.5%。", True),  # 去年 of the 2018 report: 2017
+    ("今年赤字率拟按2.6%安排，比去年下调0.4个百分点。", False),  # this year; 比去年 only compares
+    ("刚刚过去的2017年，主要目标任务全面完成。国内生产总值增长6.9%。进出口增长14.2%。", True),  # the paragraph's year
+    ("五年来，经济实力跃上新台阶。国内生产总值年均增长7.1%。进出口增长14.2%。", False),  # five years, no one year
+    ("刚刚过去的2017年，主要目标任务全面完成。\n进出口增长14.2%。", False),  # another paragraph
+    ("刚刚过去的2017年，目标全面完成。2013年以来，进出口增长14.2%。", False),  # the sentence names its own year
+])
+def test_a_sentence_is_about_the_year_it_says_or_its_paragraph_opens_with(text: str, about_2017: bool) -> None:
+    """"2017年进出口增长了多少" in the 2018 report: the figure is 2017's where the sentence says 去年 (not in a
+    comparison) or its paragraph opens with 2017, though the section's heading reviews five years."""
+    report = replace(passage(text, title=REPORT_2018, heading=FIVE_YEAR_REVIEW), date="2018-03-05")
+    _, found = candidates(analyze("2017年进出口增长了多少？"), [report])
+    last = found[-1]  # the sentence holding the figure asked for
+    assert last.typed is about_2017, [(c.text, c.typed) for c in found]
 
 
 def test_question_terms_drop_function_words_and_keep_the_subject() -> None:
@@ -307,7 +332,9 @@ def test_english_words_held_only_by_the_senses_of_chinese_words_get_partial_cred
     """节能 "to save energy" holds "energy" and "saving" though neither word glosses it alone; 环境 "environment"
     holds "environmental" (Porter stems the two apart); a word no sense holds finds nothing."""
     sentence = Text.of("第二十六条 餐饮、娱乐、宾馆等服务性企业，应当采用节能、节水、节材的产品。")
-    terms = {t.text: t for t in analyze("Must service firms use energy-saving products? Is that environmental?").terms}
+    # "energy" and "saving" apart: no run of the two for the dictionary to hold (next test)
+    terms = {t.text: t for t in analyze("Is energy what service firms' products are saving? Is that environmental?")
+             .terms}
     assert 0 < term_match(terms["energy"], sentence) == GLOSS_CREDIT < 1.0
     assert term_match(terms["saving"], sentence) == GLOSS_CREDIT
     assert term_match(terms["products"], sentence) == 1.0  # 产品 is glossed by "product" alone: full credit
@@ -316,8 +343,20 @@ def test_english_words_held_only_by_the_senses_of_chinese_words_get_partial_cred
     assert root("environmental") == root("environment")
     assert term_match(terms["energy"], Text.of("Energy-saving products.")) == 1.0  # English text: stems as before
     assert term_match(terms["firms"], Text.of("今年先发行1万亿元。")) == 0.0
-    weighted = with_salience(analyze("energy saving"), [sentence])
+    weighted = with_salience(analyze("energy, river, saving"), [sentence])  # apart, as above
     assert all(t.weight == 2.0 for t in weighted.terms)  # partial finds do not make a word common
+
+
+def test_a_run_of_question_words_finds_the_chinese_term_the_dictionary_has_for_the_run() -> None:
+    """"energy-saving" is 节能 and "value added tax" 增值税: each word of the run finds the term in full, though
+    neither word alone glosses it; the same words apart find only what each glosses by itself."""
+    sentence = Text.of("第二十六条 餐饮、娱乐、宾馆等服务性企业，应当采用节能、节水、节材的产品。")
+    terms = {t.text: t for t in analyze("Must service firms use energy-saving products?").terms}
+    assert term_match(terms["energy"], sentence) == term_match(terms["saving"], sentence) == 1.0
+    assert "节能" in terms["energy"].phrase_forms() and "节能" not in terms["energy"].chinese_forms()
+    tax = {t.text: t for t in analyze("How much value added tax was refunded?").terms}
+    refund = Text.of("全年增值税留抵退税超过2.4万亿元。")
+    assert all(term_match(tax[word], refund) == 1.0 for word in ("value", "added", "tax"))
 
 
 def test_a_compound_missing_from_the_dictionary_needs_all_its_parts() -> None:

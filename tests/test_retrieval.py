@@ -109,14 +109,14 @@ def test_cap_per_document_skips_extra_passages_of_one_document() -> None:
 # --- the answer-type prior ---------------------------------------------------------------
 @pytest.mark.parametrize(("question", "kind"), [
     (MODEL_CITY_QUESTION, "time"),
-    ("长江禁渔几年？", "number"),  # once "time" for retrieval and "number" for answering
+    ("长江禁渔几年？", "period"),  # a span of years (once "time" for retrieval, "number" for answering)
     ("In which year was the law adopted?", "time"),
     ("Which year was the law adopted?", "time"),
     ("When does the ban start?", "time"),
     ("长江十年禁渔从什么时候开始？", "time"),
     ("宜昌哪一年建成典范城市？", "time"),
     ("How many stages are planned?", "count"),  # a count of things, which no period answers
-    ("禁渔期有多少年？", "number"),
+    ("禁渔期有多少年？", "period"),
     ("What does the law say about fishing?", None),
     ("长江保护法关于禁止捕捞的规定是什么？", None),
 ])
