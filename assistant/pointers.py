@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.metadata import parse_kind
 from assistant.relevance import is_chinese, lexicon, segment, stem, years_in
 
 # Kinds of document, by the word that ends their names (what a document *is*, not which one).
@@ -67,6 +68,7 @@ class Profile:
     years: frozenset[int] = frozenset()
     suffixes: tuple[str, ...] = ()  # title suffixes starting at a word boundary, longest first
     glosses: dict[str, tuple[range, ...]] = field(default_factory=dict)  # English stem -> where the title says it
+    kind: str = ""  # the document's kind (assistant.metadata.KINDS), when known
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def profile(doc_id: str, title: str, source: str = "", metadata: dict[str, objec
     english = str(metadata.get("title_en") or "")
     if not english and not is_chinese(title):
         english = title
-    return Profile(doc_id, title, english, _years_of(title, source, metadata), _suffixes(title), _glosses(title))
+    return Profile(doc_id, title, english, _years_of(title, source, metadata), _suffixes(title), _glosses(title),
+                   str(metadata.get("kind") or ""))
 
 
 def _years_of(title: str, source: str, metadata: dict[str, object]) -> frozenset[int]:
@@ -151,6 +154,7 @@ def resolve(question: str, profiles: Sequence[Profile]) -> Scope:
     """The documents ``question`` names (and the year that qualifies them), or what it names that is missing."""
     pointers = _chinese_pointers(question, profiles) if is_chinese(question) else \
         _english_pointers(question, profiles)
+    pointers = pointers or _kind_pointers(question, profiles)
     if not pointers:
         return Scope()
     documents: list[str] = []
@@ -177,6 +181,27 @@ def _qualified(phrase: str, span: tuple[int, int], named: Sequence[Profile], yea
         return _Pointer(phrase, span, tuple(p.doc_id for p in named))
     return _Pointer(phrase, span, tuple(p.doc_id for p in named if year in p.years),
                     tuple(sorted({y for p in named for y in p.years})))
+
+
+# --- a kind of document that one word names ("According to the commentary, …") -----------------
+
+# Kinds a library rarely holds more than a few of, so "the commentary" or 这篇评论 means the ones it holds. Laws,
+# regulations and reports are many, and are named (above); "the law" alone names none.
+_KIND_REFERENCE = re.compile(
+    r"\b(?:the|this|that)\s+(?P<en>commentary|editorial|speech|remarks|notice|circular)\b(?!\s+(?:on|of|by)\b)"
+    r"|(?:这篇|该|此|本)(?P<zh>评论员文章|评论|社论|讲话|通知)",
+    re.I,
+)
+
+
+def _kind_pointers(question: str, profiles: Sequence[Profile]) -> list[_Pointer]:
+    """The documents of the kind the question refers to by that word alone (none held: that kind is missing)."""
+    match = _KIND_REFERENCE.search(question)
+    if match is None:
+        return []
+    word = match.group("en") or match.group("zh")
+    kind = parse_kind(word)
+    return [_Pointer(word, match.span(), tuple(p.doc_id for p in profiles if p.kind == kind))]
 
 
 # --- Chinese questions ----------------------------------------------------------------------

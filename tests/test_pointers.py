@@ -21,7 +21,8 @@ LAWS = {
     "L19": profile("L19", "排污许可管理条例", "L19_排污许可管理条例(2021-01-24).md"),
     "L22": profile("L22", "中华人民共和国自然保护区条例", "L22_自然保护区条例(2017-10-07).md"),
 }
-COMMENTARY = profile("com", "Continue to break the ice and raise energy to set off a hot wave", "commentary.md")
+COMMENTARY = profile("com", "Continue to break the ice and raise energy to set off a hot wave", "commentary.md",
+                     {"kind": "commentary"})
 LIBRARY: list[Profile] = [*REPORTS.values(), *LAWS.values(), COMMENTARY]
 
 
@@ -100,3 +101,18 @@ def test_the_question_without_the_names_it_points_with() -> None:
 def test_an_empty_library_holds_nothing_a_question_names() -> None:
     assert resolve("What did the 2024 Government Work Report say?", []).missing == "2024 Government Work Report"
     assert resolve("What does the law say?", []).documents is None
+
+
+@pytest.mark.parametrize(("question", "documents", "missing"), [
+    ("According to the commentary, what is the only way to improve ability?", ("com",), ""),
+    ("这篇评论要求坚持哪几个导向？", ("com",), ""),
+    ("What does the speech say about the Yangtze?", (), "speech"),  # the library holds no speech
+    ("该讲话提出了什么？", (), "讲话"),
+    ("What does the notice on fishing bans say?", None, ""),  # "the notice on …" is a name, not the kind alone
+    ("What did the commentator argue?", None, ""),
+])
+def test_a_kind_the_library_holds_few_of_is_named_by_its_word_alone(question: str, documents: tuple[str, ...] | None,
+                                                                    missing: str) -> None:
+    """"the commentary" or 这篇评论 means the library's commentaries; "the speech" in a library with none is missing."""
+    scope = resolve(question, LIBRARY)
+    assert (scope.documents, scope.missing) == (documents, missing)
