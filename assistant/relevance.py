@@ -748,16 +748,19 @@ def term_match(term: Term, text: Text) -> float:
     return 0.0
 
 
-def coverage(question: Question, sentence: Text, context: Text | None = None, context_credit: float = 0.5) -> float:
-    """Weighted share of the question's terms found in the sentence (full credit) or its context (partial)."""
+def coverage(question: Question, sentence: Text, context: Text | None = None, context_credit: float = 0.5,
+             *, extension: Text | None = None, extension_credit: float = 1.0) -> float:
+    """Weighted share of the question's terms found in the sentence (full credit), in what extends it (the items
+    of an enumeration it leads into) or in its context (partial credit)."""
     total = question.total_weight
     if total <= 0:
         return 0.0
     found = 0.0
     for term in question.terms:
         hit = term_match(term, sentence)
-        if hit < 1.0 and context is not None:
-            hit = max(hit, context_credit * term_match(term, context))
+        for more, credit in ((extension, extension_credit), (context, context_credit)):
+            if hit < 1.0 and more is not None:
+                hit = max(hit, credit * term_match(term, more))
         found += term.weight * hit
     return found / total
 

@@ -15,6 +15,7 @@ from assistant.answering import (
     Candidate,
     candidates,
     compose,
+    enumerations,
     format_answer,
     frame,
     quote_for,
@@ -25,7 +26,7 @@ from assistant.documents import Answer, Passage
 from assistant.embedding import Embedder
 from assistant.errors import EmptyQuery, UnknownDocument
 from assistant.evaluation import labelled_answer_correct, labelled_passage
-from assistant.evidence import REFUSAL
+from assistant.evidence import CONTEXT_CREDIT, REFUSAL
 from assistant.relevance import (
     AMOUNT,
     COUNT,
@@ -198,6 +199,27 @@ def test_a_sentence_is_about_the_year_it_says_or_its_paragraph_opens_with(text: 
     _, found = candidates(analyze("2017年进出口增长了多少？"), [report])
     last = found[-1]  # the sentence holding the figure asked for
     assert last.typed is about_2017, [(c.text, c.typed) for c in found]
+
+
+WATERWAY_ARTICLE = (
+    "第四十二条 违反本法规定，有下列行为之一的，由负责航道管理的部门责令改正，对单位处五万元以下罚款，"
+    "对个人处二千元以下罚款；造成损失的，依法承担赔偿责任:\n\n"
+    "（一）在航道内设置渔具或者水产养殖设施的；\n\n（二）危害航道设施安全的。\n\n"
+    "第四十三条 在航道内从事采砂的，依照有关法律处罚。"
+)
+
+
+def test_the_lead_in_of_an_enumeration_is_judged_with_its_items() -> None:
+    """The penalty stands in the lead-in, the act in an item: an English question names the act and asks the fine."""
+    (lead, items), = enumerations(WATERWAY_ARTICLE)
+    assert WATERWAY_ARTICLE[lead.start:lead.stop].startswith("第四十二条") and "渔具" in items and "危害" in items
+    assert "第四十三条" not in items  # the next article is no item
+    question = analyze("What fine can an individual face for placing fishing gear in a waterway?")
+    _, found = candidates(question, [passage(WATERWAY_ARTICLE, title="中华人民共和国航道法")])
+    penalty = next(c for c in found if "二千元" in c.text)
+    alone = coverage(question, Text.of(penalty.text), Text.of(WATERWAY_ARTICLE), CONTEXT_CREDIT)
+    assert penalty.coverage > alone
+    assert enumerations("第一条 本法所称航道，是指下列水域：\n本法自公布之日起施行。") == []  # a lead-in without items
 
 
 def test_question_terms_drop_function_words_and_keep_the_subject() -> None:
