@@ -41,8 +41,8 @@ _UNCHECKED = _ALWAYS_OMITTED | _OPTIONAL
 # so it must not make a national title lose to a local one ("河道管理条例" is not 长江河道采砂管理条例).
 _STATE_PREFIX = "中华人民共和国"
 # A name of this many matched words may have one more that the dictionary cannot place (移民 is glossed
-# "immigrant", not "resettlement"); a shorter one must match in full ("Marine Environment Protection
-# Law" is not 环境保护法). Chosen on the dev questions.
+# "immigrant", not "resettlement"), never its subject (_subject); a shorter one must match in full ("Marine
+# Environment Protection Law" is not 环境保护法). Chosen on the dev questions.
 UNMATCHED_TOLERANCE_FROM = 4
 _NAME_LINKS = {"of", "on", "for", "the", "and", "concerning", "regarding"}
 
@@ -67,7 +67,8 @@ class Profile:
     english_title: str = ""
     years: frozenset[int] = frozenset()
     suffixes: tuple[str, ...] = ()  # title suffixes starting at a word boundary, longest first
-    glosses: dict[str, tuple[range, ...]] = field(default_factory=dict)  # English stem -> where the title says it
+    # English stem -> where the title says it, and the other words of that sense a name must also hold
+    glosses: dict[str, tuple[tuple[range, frozenset[str]], ...]] = field(default_factory=dict)
     kind: str = ""  # the document's kind (assistant.metadata.KINDS), when known
 
 
@@ -128,16 +129,20 @@ def _suffixes(title: str) -> tuple[str, ...]:
     return tuple(sorted(set(out), key=len, reverse=True))
 
 
-def _glosses(title: str) -> dict[str, tuple[range, ...]]:
-    """The English stems that the title's dictionary words mean, each with where those words stand.
+def _glosses(title: str) -> dict[str, tuple[tuple[range, frozenset[str]], ...]]:
+    """The English stems that the title's dictionary words mean, each with where those words stand and what
+    else the name must say for that word to count as explained.
 
     Read from the Chinese side, 防治 ("prevention and cure") explains "Prevention" in a name even
-    though no gloss of "prevention" is 防治.
+    though no gloss of "prevention" is 防治. A word of three characters or more explains itself only to a
+    name that holds every word of its sense: 水污染防治 ("water pollution prevention and control") is no
+    part of the "Water Law", nor of the "Air Pollution Prevention and Control Law", while 水土保持 ("soil and
+    water conservation") is all of "Soil and Water Conservation"; its parts (水, 污染, 防治) explain themselves.
     """
     lex = lexicon()
     if lex is None or not is_chinese(title):
         return {}
-    found: dict[str, list[range]] = {}
+    found: dict[str, list[tuple[range, frozenset[str]]]] = {}
     for start in range(len(title)):
         for size in range(1, 7):
             word = title[start:start + size]
@@ -146,7 +151,8 @@ def _glosses(title: str) -> dict[str, tuple[range, ...]]:
             senses = lex.english_for(word)
             for sense in senses if size > 1 else senses[:3]:
                 for key in sense:
-                    found.setdefault(key, []).append(range(start, start + size))
+                    needs = sense - {key} if size > 2 else frozenset()
+                    found.setdefault(key, []).append((range(start, start + size), needs))
     return {key: tuple(spans) for key, spans in found.items()}
 
 
@@ -386,15 +392,27 @@ def _explained(keys: Sequence[str], forms: dict[str, tuple[str, ...]], english: 
     unmatched = 0
     for key in keys:
         spans = [s for s in (_span(form, profile.title) for form in forms[key]) if s is not None]
-        spans += [s for stem_, found in profile.glosses.items() if _same_stem(stem_, key) for s in found]
+        spans += [s for stem_, found in profile.glosses.items() if _same_stem(stem_, key)
+                  for s, needs in found if all(any(_same_stem(n, k) for k in keys) for n in needs)]
         if spans:
             covered.update(max(spans, key=len))
+        elif key == _subject(keys):
+            return None  # the word that says which law it is: "Air" is not in 水污染防治法, however much else is
         else:
             unmatched += 1
     if unmatched > (1 if len(keys) - unmatched >= UNMATCHED_TOLERANCE_FROM else 0):
         return None
     state = len(_STATE_PREFIX) if profile.title.startswith(_STATE_PREFIX) else 0
     return len(profile.title) - state - sum(1 for i in covered if i >= state)
+
+
+_KIND_KEYS = frozenset(_key(word) for word in KIND_WORDS_EN)
+
+
+def _subject(keys: Sequence[str]) -> str:
+    """The first word of a name that is not its kind: what tells "Air Pollution Prevention and Control Law"
+    from the Water one, and "Regulations on Nature Reserves" from other regulations."""
+    return next((key for key in keys if key not in _KIND_KEYS), "")
 
 
 def _same_stem(a: str, b: str) -> bool:

@@ -338,10 +338,16 @@ def test_policy_terms_reach_chinese_words_the_dictionary_glosses_otherwise() -> 
     question = analyze("What deficit ratio is proposed?")
     proposed, stated = Text.of("今年赤字率拟按4%左右安排。"), Text.of("今年赤字率按4%左右安排。")
     assert coverage(question, proposed) > coverage(question, stated)  # the added sense of 拟 is what matched
+    # the renderings of official translations: "the rural poor population fell" is 农村贫困人口减少
+    assert "贫困" in lex.chinese_for(stem("poor")) and "减少" in lex.chinese_for(stem("fell"))
+    assert "危险废物" in lex.chinese_for_phrase([stem("hazardous"), stem("waste")])
+    headwords = []
     for line in POLICY_TERMS.read_text(encoding="utf-8").splitlines():  # every entry in CC-CEDICT's line format
         if line and not line.startswith("#"):
             head, _, rest = line.partition(" [")
             assert len(head.split(" ")) == 2 and "] /" in rest and rest.endswith("/"), line
+            headwords.append(head.split(" ")[1])
+    assert len(headwords) == len(set(headwords)), "a headword listed twice"
 
 
 def test_dictionary_bridges_english_questions_and_chinese_text() -> None:

@@ -15,6 +15,7 @@ LAWS = {
     "L05": profile("L05", "中华人民共和国水法", "L05_水法(2016-07-02).md"),
     "L09": profile("L09", "中华人民共和国航道法", "L09_航道法(2016-07-02).md"),
     "L10": profile("L10", "中华人民共和国环境影响评价法", "L10_环境影响评价法(2018-12-29).md"),
+    "L12": profile("L12", "中华人民共和国水土保持法", "L12_水土保持法(2010-12-25).md"),
     "L14": profile("L14", "长江河道采砂管理条例", "L14.md",
                    {"title_en": "Regulation on the Management of Sand Mining in the Yangtze River Channel"}),
     "L21": profile("L21", "中华人民共和国河道管理条例", "L21_河道管理条例(2018-03-19).md"),
@@ -50,6 +51,8 @@ def test_years_come_from_the_title_then_the_front_matter_then_the_file_name() ->
     ("What do the Regulations on River Course Management say about dredging?", ["L21"]),
     ("What do the Regulations on Nature Reserve Management say about core zones?", ["L22"]),  # 管理 not in title
     ("What does the Regulation on the Management of Sand Mining in the Yangtze River Channel require?", ["L14"]),
+    # 水土保持 is "soil and water conservation": the long word explains the name that says all of it
+    ("Under the Soil and Water Conservation Law, who pays the compensation fee?", ["L12"]),
 ])
 def test_a_named_document_and_its_year_scope_the_question(question: str, expected: list[str]) -> None:
     scope = resolve(question, LIBRARY)
@@ -80,6 +83,8 @@ def test_years_and_kinds_that_do_not_name_a_document_leave_the_question_open(que
     ("森林法规定林木采伐许可证由哪个部门核发？", "森林法", ()),
     ("土壤污染防治法自何时起施行？", "土壤污染防治法", ()),  # ends like 水污染防治法, names another law
     ("What does the Marine Environment Protection Law say about ships?", "Marine Environment Protection Law", ()),
+    # four of five words are in 水污染防治法 ("prevention and control" is 防治), but not the subject, "Air"
+    ("What does the Air Pollution Prevention and Control Law say?", "Air Pollution Prevention and Control Law", ()),
     ("What do the Regulations on Inland River Traffic Safety Management say?",
      "Regulations on Inland River Traffic Safety Management", ()),
 ])
