@@ -45,6 +45,8 @@ _STATE_PREFIX = "中华人民共和国"
 # Environment Protection Law" is not 环境保护法). Chosen on the dev questions.
 UNMATCHED_TOLERANCE_FROM = 4
 _NAME_LINKS = {"of", "on", "for", "the", "and", "concerning", "regarding"}
+# ... and inside a name after its kind word: "Law on the Prevention of … Pollution by Solid Waste", "… in the Yangtze"
+_INNER_LINKS = _NAME_LINKS | {"in", "by"}
 
 _ZH_YEAR = re.compile(r"((?:19|20)\d\d)\s*年度?(?:的|《|\s)*$")
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+[A-Za-z]*")
@@ -303,9 +305,9 @@ def _english_phrases(question: str) -> list[_Phrase]:
         if end < len(words) and words[end].lower() in ("on", "for", "of", "concerning") \
                 and ahead < len(words) and _capitalised(words[ahead]):
             end = ahead
-            while end < len(words) and (_capitalised(words[end]) or words[end].lower() in _NAME_LINKS | {"in"}):
+            while end < len(words) and (_capitalised(words[end]) or words[end].lower() in _INNER_LINKS):
                 end += 1
-        while end > i + 1 and words[end - 1].lower() in _NAME_LINKS:
+        while end > i + 1 and words[end - 1].lower() in _INNER_LINKS:
             end -= 1
         # Lower-case words before the kind word belong to the name only behind a year that qualifies it
         # ("the 2024 government work report"); else they are the question's ("fishing under the … Law").
@@ -378,16 +380,19 @@ def _documents_named(words: Sequence[str], profiles: Sequence[Profile], *, year_
             full.append((explained, p))
     if not full:
         return []
-    fewest = min(e for e, _ in full)
-    return [p for e, p in full if e == fewest]
+    best = min(e for e, _ in full)
+    return [p for e, p in full if e == best]
 
 
 def _explained(keys: Sequence[str], forms: dict[str, tuple[str, ...]], english: set[str],
-               profile: Profile) -> int | None:
-    """How many of the title's characters the name leaves unexplained (0 when its English title has all its
-    words); None when a word is not in the title (two, when the name has UNMATCHED_TOLERANCE_FROM matched)."""
+               profile: Profile) -> tuple[int, int] | None:
+    """How many of the name's words the title lacks, then how many of the title's characters the name leaves
+    unexplained ((0, 0) when its English title has all its words); None when a word is not in the title (two,
+    when the name has UNMATCHED_TOLERANCE_FROM matched). A title holding every word of the name beats one that
+    lacks one, however short: "Law on the Prevention and Control of Environmental Pollution" is 固体废物污染环境防治法
+    (all five words), not 水污染防治法 (no 环境)."""
     if english and all(key in english for key in keys):
-        return 0
+        return 0, 0
     covered: set[int] = set()
     unmatched = 0
     for key in keys:
@@ -403,7 +408,7 @@ def _explained(keys: Sequence[str], forms: dict[str, tuple[str, ...]], english: 
     if unmatched > (1 if len(keys) - unmatched >= UNMATCHED_TOLERANCE_FROM else 0):
         return None
     state = len(_STATE_PREFIX) if profile.title.startswith(_STATE_PREFIX) else 0
-    return len(profile.title) - state - sum(1 for i in covered if i >= state)
+    return unmatched, len(profile.title) - state - sum(1 for i in covered if i >= state)
 
 
 _KIND_KEYS = frozenset(_key(word) for word in KIND_WORDS_EN)

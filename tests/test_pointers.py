@@ -15,6 +15,7 @@ LAWS = {
     "L05": profile("L05", "中华人民共和国水法", "L05_水法(2016-07-02).md"),
     "L09": profile("L09", "中华人民共和国航道法", "L09_航道法(2016-07-02).md"),
     "L10": profile("L10", "中华人民共和国环境影响评价法", "L10_环境影响评价法(2018-12-29).md"),
+    "L11": profile("L11", "中华人民共和国固体废物污染环境防治法", "L11_固体废物污染环境防治法(2020-04-29).md"),
     "L12": profile("L12", "中华人民共和国水土保持法", "L12_水土保持法(2010-12-25).md"),
     "L14": profile("L14", "长江河道采砂管理条例", "L14.md",
                    {"title_en": "Regulation on the Management of Sand Mining in the Yangtze River Channel"}),
@@ -53,6 +54,10 @@ def test_years_come_from_the_title_then_the_front_matter_then_the_file_name() ->
     ("What does the Regulation on the Management of Sand Mining in the Yangtze River Channel require?", ["L14"]),
     # 水土保持 is "soil and water conservation": the long word explains the name that says all of it
     ("Under the Soil and Water Conservation Law, who pays the compensation fee?", ["L12"]),
+    # "by" inside a name; and a title with every word of it beats a shorter one lacking one (水污染防治法: no 环境)
+    ("When did the Law on the Prevention and Control of Environmental Pollution by Solid Waste take effect?",
+     ["L11"]),
+    ("What does the Law on the Prevention and Control of Environmental Pollution say?", ["L11"]),
 ])
 def test_a_named_document_and_its_year_scope_the_question(question: str, expected: list[str]) -> None:
     scope = resolve(question, LIBRARY)
