@@ -168,12 +168,19 @@ def write_folder(folder: Path, files: int, paragraphs: int) -> None:
         (folder / f"notice-{f:02d}.md").write_text("\n".join(lines), encoding="utf-8")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def kill_midway(cmd: list[str], env: dict[str, str], sig: int, after: int) -> tuple[int, int, str, int]:
     """Run ``cmd`` and send ``sig`` as soon as its progress bar shows ``after`` chunks done.
 
     Returns (done, total, that progress line, the exit code). The bar is read from stderr, as a user sees it.
     """
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # As from a terminal, where Ctrl-C interrupts: a test run started in the background of a shell without job
+    # control (`cmd &` in a script) inherits SIGINT ignored, and so would the run, which then never stops.
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)
     assert proc.stderr is not None
     pending, done, total, line = "", 0, 0, ""
     deadline = time.monotonic() + 300
