@@ -42,6 +42,7 @@ from assistant.relevance import (
     Text,
     analyze,
     asks_entry_into_force,
+    asks_outcome,
     coverage,
     matched_terms,
     satisfies,
@@ -141,6 +142,7 @@ def candidates(question: Question, passages: Sequence[Passage],
                 texts.append((rank, passage, start, end, sentence, Text.of(items) if items else None))
     weighted = with_salience(question, [t[4] for t in texts])
     years = years_in(question.text)
+    outcome = asks_outcome(question.text)
     names = proper_names(question)
     found = [
         Candidate(rank=rank, passage=passage, start=start, end=end,
@@ -148,7 +150,8 @@ def candidates(question: Question, passages: Sequence[Passage],
                   coverage(weighted, text, contexts[rank], CONTEXT_CREDIT,
                            extension=items, extension_credit=ITEM_CREDIT)
                   + cross_language_lift(question, passage, names, text, contexts[rank]),
-                  typed=satisfies(question.answer_type, text.raw) and about_years(years, passage, start, end),
+                  typed=satisfies(question.answer_type, text.raw)
+                  and about_years(years, passage, start, end, outcome=outcome),
                   words=text.stems or frozenset(text.raw))
         for rank, passage, start, end, text, items in texts
     ]
@@ -203,7 +206,7 @@ def cross_language_lift(question: Question, passage: Passage, names: list[Term],
     return CROSS_LANGUAGE_LIFT
 
 
-def about_years(years: frozenset[int], passage: Passage, start: int, end: int) -> bool:
+def about_years(years: frozenset[int], passage: Passage, start: int, end: int, *, outcome: bool = False) -> bool:
     """Whether the sentence at ``start:end`` of ``passage``, or the section it stands in, is about every year
     the question asks about.
 
@@ -213,14 +216,16 @@ def about_years(years: frozenset[int], passage: Passage, start: int, end: int) -
     the 2018 report is 2017), or stands in a paragraph that opens with one and names none itself
     ("刚刚过去的2017年，…。…进出口增长14.2%…"); or its section's heading names the year
     ("一、2016年工作回顾"). The document's title is no such section: the 2019 report's title names
-    2019 and its review section reports 2018.
+    2019 and its review section reports 2018. A question about what happened (``outcome``) is not
+    answered by what a report plans for its own year: neither its "今年" nor a section that sets tasks
+    ("三、2021年重点工作") counts then.
     """
     if not years:
         return True
-    stated = sentence_years(passage.text[start:end], passage)
+    stated = sentence_years(passage.text[start:end], passage, outcome=outcome)
     if not stated:
-        stated = sentence_years(_paragraph_opening(passage.text, start, end), passage)
-    return years <= stated | section_years(passage)
+        stated = sentence_years(_paragraph_opening(passage.text, start, end), passage, outcome=outcome)
+    return years <= stated | section_years(passage, outcome=outcome)
 
 
 _LAST_YEAR = re.compile(r"过去一年|去年|上年|上一年")
@@ -229,14 +234,15 @@ _THIS_YEAR = re.compile(r"今年|本年")
 _LAST_YEAR_IN_SENTENCE = re.compile(r"(?<![比较同与跟于])去年")
 
 
-def sentence_years(sentence: str, passage: Passage) -> frozenset[int]:
-    """The years a sentence is about: written as numbers, or as 去年/今年 of the document's own year."""
+def sentence_years(sentence: str, passage: Passage, *, outcome: bool = False) -> frozenset[int]:
+    """The years a sentence is about: written as numbers, or as 去年/今年 of the document's own year (今年 not
+    for an ``outcome``: a report, delivered early in its year, only plans that year)."""
     years = set(years_in(sentence))
     own = document_year(passage)
     if own is not None:
         if _LAST_YEAR_IN_SENTENCE.search(sentence):
             years.add(own - 1)
-        if _THIS_YEAR.search(sentence):
+        if _THIS_YEAR.search(sentence) and not outcome:
             years.add(own)
     return frozenset(years)
 
@@ -249,10 +255,16 @@ def _paragraph_opening(text: str, start: int, end: int) -> str:
     return ""
 
 
-def section_years(passage: Passage) -> frozenset[int]:
+_PLANNING_SECTION = re.compile(r"建议|总体要求|政策取向|任务|重点工作|部署|目标")
+_REVIEW_SECTION = re.compile(r"回顾|成就")
+
+
+def section_years(passage: Passage, *, outcome: bool = False) -> frozenset[int]:
     """The years the sections holding ``passage`` are about: written in their headings, or said relative to
-    the document's own year ("一、过去一年和五年工作回顾" in the 2023 report reviews 2022)."""
-    sections = " ".join(part for part in passage.heading.split(" > ") if part != passage.title)
+    the document's own year ("一、过去一年和五年工作回顾" in the 2023 report reviews 2022). For an ``outcome``,
+    only sections that do not set tasks or targets ("二、2022年经济社会发展总体要求和政策取向" plans 2022)."""
+    sections = " ".join(part for part in passage.heading.split(" > ") if part != passage.title
+                        and not (outcome and _PLANNING_SECTION.search(part) and not _REVIEW_SECTION.search(part)))
     years = set(years_in(sections))
     own = document_year(passage)
     if own is not None:

@@ -200,6 +200,19 @@ _SPAN_OF_TIME = re.compile(
 )
 
 
+# What happened ("How much did R&D spending grow in 2021?", "2021年研发经费增长了多少？"), not what was planned,
+# set or proposed ("What growth target did the 2022 report set?", "2022年政府工作报告提出的目标是多少？").
+_PAST = re.compile(r"\b(?:did|was|were|had|grew|rose|fell|increased|decreased|dropped|reached|achieved|created)\b"
+                   r"|了", re.I)
+_PLANNED = re.compile(r"\b(?:targets?|goals?|plan|plans|planned|aim|aims|aimed|set|sets|propos\w*|expected|"
+                      r"budget\w*|intend\w*|will)\b|目标|预期|计划|拟|安排|提出|要求|力争", re.I)
+
+
+def asks_outcome(question: str) -> bool:
+    """Whether the question asks what happened (past tense, no word of plans or targets)."""
+    return bool(_PAST.search(question)) and not _PLANNED.search(question)
+
+
 _IN_FORCE = re.compile(
     r"\b(?:in|into)\s+(?:force|effect)\b|\btak(?:e|es|en|ing)\s+effect\b|\beffective\b|\bcommenc(?:e|es|ed|ement)\b"
     r"|\bappl(?:y|ies)(?:\s+from)?\s*[?？]?\s*$|施行|生效",

@@ -40,6 +40,7 @@ from assistant.relevance import (
     analyze,
     answer_type,
     asks_entry_into_force,
+    asks_outcome,
     coverage,
     lexicon,
     root,
@@ -199,6 +200,33 @@ def test_a_sentence_is_about_the_year_it_says_or_its_paragraph_opens_with(text: 
     _, found = candidates(analyze("2017年进出口增长了多少？"), [report])
     last = found[-1]  # the sentence holding the figure asked for
     assert last.typed is about_2017, [(c.text, c.typed) for c in found]
+
+
+@pytest.mark.parametrize(("question", "outcome"), [
+    ("By how much did business R&D spending grow in 2021?", True),
+    ("How many new urban jobs were created in 2020?", True),
+    ("2017年我国进出口增长了多少？", True),
+    ("What GDP growth target did the 2022 Government Work Report set?", False),  # what was set, not what happened
+    ("2021年政府工作报告提出的城镇新增就业目标是多少？", False),
+    ("What deficit ratio does the 2025 report propose?", False),
+])
+def test_a_question_asks_what_happened_or_what_was_planned(question: str, outcome: bool) -> None:
+    assert asks_outcome(question) is outcome
+
+
+def test_what_happened_in_a_year_is_not_read_from_that_years_plans() -> None:
+    """"Did R&D spending grow in 2021?" is not answered by the 2021 report's tasks for 2021, nor by its 今年."""
+    report = "2021年中华人民共和国国务院政府工作报告"
+    plans = replace(passage("今年研发经费增长7%以上。延续执行企业研发费用加计扣除75%政策。", title=report,
+                            heading=f"{report} > 三、2021年重点工作"), date="2021-03-05")
+    review = replace(passage("企业研发经费增长15.5%。", title=report.replace("2021", "2022"),
+                             heading=f"{report.replace('2021', '2022')} > 一、2021年工作回顾"), date="2022-03-05")
+    happened = analyze("By how much did business R&D spending grow in 2021?")
+    _, planned = candidates(happened, [plans])
+    _, reviewed = candidates(happened, [review])
+    assert not any(c.typed for c in planned) and all(c.typed for c in reviewed)
+    _, target = candidates(analyze("What R&D spending growth did the 2021 report set as a target for 2021?"), [plans])
+    assert target[0].typed  # a plan is what a question about the target wants
 
 
 WATERWAY_ARTICLE = (
