@@ -187,8 +187,8 @@ class _Outline:
         start, end = self.pending
         self.pending = None
         body = self.text[start:end]
-        if not self.found and self._is_title(start, end):
-            self._close_section()  # a (wrapped) title block
+        if not self.found and self.title_span is None and self._is_title(start, end):
+            self._close_section()  # a (wrapped) title block; the title once taken, a repeat of it is body text
             return
         heading = self._paragraph_heading(body)
         if heading is not None:
