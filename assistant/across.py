@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from assistant.answering import Candidate, candidates, quote_for, source_label
+from assistant.answering import ITEM_MARK, Candidate, candidates, quote_for, source_label
 from assistant.documents import Answer, Citation, Figure, Passage, Row, StoredDocument
 from assistant.evidence import injection_warnings
 from assistant.metadata import date_bounds
@@ -330,7 +330,6 @@ def _choose(weighted: Question, reading: Reading, found: Sequence[Candidate], ex
     return best if best.score >= ROW_THRESHOLD else None
 
 
-_ITEM = re.compile(r"^\s*[（(][一二三四五六七八九十\d]+[)）]")
 _LEADS_ITEMS = re.compile(r"下列|如下|following", re.I)
 
 
@@ -341,7 +340,7 @@ def _chapeau(candidate: Candidate) -> Candidate | None:
     It is scored as the item (the item is what matched the question); None for any other sentence.
     """
     text = candidate.passage.text
-    if not _ITEM.match(candidate.text):
+    if not ITEM_MARK.match(candidate.text):
         return None
     leads = [(s, e) for s, e in sentence_spans(text, 0, candidate.start) if _LEADS_ITEMS.search(text[s:e])]
     if not leads:

@@ -160,7 +160,9 @@ def candidates(question: Question, passages: Sequence[Passage],
 
 _LINE = re.compile(r"[^\n]+")
 _LEAD = re.compile(r"下列.*[:：]\s*$")
-_ITEM = re.compile(r"^\s*[（(][一二三四五六七八九十]+[)）]")
+ITEM_MARK = re.compile(r"^\s*[（(][一二三四五六七八九十\d]+[)）]")
+"""What opens an item of a law article's list: （一）, (二), (3). The lead-in's side: ``enumerations`` here,
+``across._chapeau`` from an item back to its lead-in."""
 
 
 def enumerations(text: str) -> list[tuple[range, str]]:
@@ -177,7 +179,7 @@ def enumerations(text: str) -> list[tuple[range, str]]:
             continue
         items = []
         for _, _, after in lines[i + 1:]:
-            if not _ITEM.match(after):
+            if not ITEM_MARK.match(after):
                 break
             items.append(after)
         if items:
@@ -237,12 +239,18 @@ _LAST_YEAR_IN_SENTENCE = re.compile(r"(?<![比较同与跟于])去年")
 def sentence_years(sentence: str, passage: Passage, *, outcome: bool = False) -> frozenset[int]:
     """The years a sentence is about: written as numbers, or as 去年/今年 of the document's own year (今年 not
     for an ``outcome``: a report, delivered early in its year, only plans that year)."""
-    years = set(years_in(sentence))
+    return _years_said(sentence, passage, _LAST_YEAR_IN_SENTENCE, this_year=not outcome)
+
+
+def _years_said(text: str, passage: Passage, last_year: re.Pattern[str], *, this_year: bool) -> frozenset[int]:
+    """The years ``text`` writes, and those it says relative to the document's own year: the one before where
+    ``last_year`` matches, the own year where 今年/本年 stands (when ``this_year``)."""
+    years = set(years_in(text))
     own = document_year(passage)
     if own is not None:
-        if _LAST_YEAR_IN_SENTENCE.search(sentence):
+        if last_year.search(text):
             years.add(own - 1)
-        if _THIS_YEAR.search(sentence) and not outcome:
+        if this_year and _THIS_YEAR.search(text):
             years.add(own)
     return frozenset(years)
 
@@ -265,14 +273,7 @@ def section_years(passage: Passage, *, outcome: bool = False) -> frozenset[int]:
     only sections that do not set tasks or targets ("二、2022年经济社会发展总体要求和政策取向" plans 2022)."""
     sections = " ".join(part for part in passage.heading.split(" > ") if part != passage.title
                         and not (outcome and _PLANNING_SECTION.search(part) and not _REVIEW_SECTION.search(part)))
-    years = set(years_in(sections))
-    own = document_year(passage)
-    if own is not None:
-        if _LAST_YEAR.search(sections):
-            years.add(own - 1)
-        if _THIS_YEAR.search(sections):
-            years.add(own)
-    return frozenset(years)
+    return _years_said(sections, passage, _LAST_YEAR, this_year=True)
 
 
 def document_year(passage: Passage) -> int | None:

@@ -167,7 +167,7 @@ def answer_type(question: str) -> str | None:
     if _NUMBER_QUESTION.search(question):
         if _COUNTS_PERIOD.search(question):
             return PERIOD
-        return COUNT if _COUNTS_THINGS.search(question) and not _COUNTS_TIME.search(question) else NUMBER
+        return COUNT if _COUNTS_THINGS.search(question) and not _COUNTS_TIMES.search(question) else NUMBER
     return None
 
 
@@ -175,11 +175,10 @@ def answer_type(question: str) -> str | None:
 # does not answer. "增长了多少" (a figure, not a count) stays NUMBER; "how many years", "几年" want a PERIOD.
 _COUNTS_THINGS = re.compile(
     r"\bhow\s+many\s+(?:more\s+)?(?!of\b)[a-z]|多少(?!年|个月|天|日|周|小时|倍|钱)[\u4e00-\u9fff]", re.I)
-_COUNTS_TIME = re.compile(
-    r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|times)\b",
-    re.I)  # "how many calendar days' notice" counts time too
-_COUNTS_PERIOD = re.compile(
-    r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)\b"
+_TIME_UNITS_EN = r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)"
+_COUNTS_TIMES = re.compile(r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?times\b", re.I)  # a multiple, not things
+_COUNTS_PERIOD = re.compile(  # "how many calendar days' notice" counts time too
+    rf"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?{_TIME_UNITS_EN}\b"
     r"|多少(?:年|个月|天|日|周|小时)|(?<!哪)几(?:年|个月|天|日|周|小时)", re.I)
 _DURATION_QUESTION = re.compile(
     r"\bhow\s+(?:long|old|soon|early|quickly)\b|\bhow\s+far\s+(?:in\s+)?(?:advance|ahead|before)\b"
@@ -194,7 +193,7 @@ _PERIOD = re.compile(
 # What answers a PERIOD: a number of time units. A day of a month ("1月31日") is a date, and 月 alone a month of
 # the calendar ("10月"); calendar years are gone before this is applied (_YEAR_EXPRESSION).
 _SPAN_OF_TIME = re.compile(
-    rf"\b{_EN_NUMERAL}[\s-]+(?:calendar\s+|working\s+|business\s+)?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)\b"
+    rf"\b{_EN_NUMERAL}[\s-]+(?:calendar\s+|working\s+|business\s+)?{_TIME_UNITS_EN}\b"
     r"|(?<![月0-9０-９一二两三四五六七八九十百])(?:[0-9０-９]+|[一二两三四五六七八九十百]+)\s*(?:个月|年|天|日|周|星期|小时|分钟|岁)",
     re.I,
 )
@@ -554,7 +553,7 @@ class Term:
 
     def phrase_forms(self) -> tuple[str, ...]:
         """Chinese terms for a run of question words this one stands in ("surface" in "surface water": 地表水)."""
-        return tuple(form for run in self.runs for form in chinese_for_run(run))
+        return _chinese_for_runs(self.runs)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -573,6 +572,12 @@ def phrase_runs(stems: Sequence[str]) -> list[tuple[int, tuple[str, ...]]]:
 def chinese_for_run(run: tuple[str, ...]) -> tuple[str, ...]:
     lex = lexicon()
     return lex.chinese_for_phrase(run) if lex else ()
+
+
+@functools.lru_cache(maxsize=8192)
+def _chinese_for_runs(runs: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """All of ``runs``' Chinese terms at once: term_match asks for them for every sentence it reads."""
+    return tuple(form for run in runs for form in chinese_for_run(run))
 
 
 @dataclass(frozen=True)
