@@ -31,6 +31,7 @@ from assistant.evidence import (
     injection_warnings,
     joins_tightly,
     nudged,
+    passage_context,
     refusal,
 )
 from assistant.followup import is_followup, standalone_query
@@ -125,7 +126,7 @@ class Candidate:
 def candidates(question: Question, passages: Sequence[Passage],
                stated: Sequence[str] = ()) -> tuple[Question, list[Candidate]]:
     """Every sentence of ``passages`` (but instructions to a model) with its lexical evidence, and the question
-    re-weighted by salience.
+    re-weighted by salience. A sentence is read with its passage and headings (``passage_context``).
 
     A sentence holding one of the ``stated`` lines (what a named document states about itself and the
     question asks: its entry into force) covers the question in full.
@@ -133,7 +134,7 @@ def candidates(question: Question, passages: Sequence[Passage],
     texts: list[tuple[int, Passage, int, int, Text, Text | None]] = []  # ..., the sentence, the items it leads into
     contexts: list[Text] = []
     for rank, passage in enumerate(passages):
-        contexts.append(Text.of(passage.text))
+        contexts.append(passage_context(passage))
         leads = enumerations(passage.text)
         for start, end in sentence_spans(passage.text):
             if not addressed_to_a_model(passage.text[start:end]):  # an injected instruction states no fact

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from assistant.documents import Answer, Passage
+from assistant.relevance import Text
 from assistant.text import addressed_to_a_model, detect_language
 
 SIMILARITY_WEIGHT = 2.0
@@ -23,7 +24,8 @@ SIMILARITY_CAP = 0.2
 It also bounds what embedding can change: a sentence whose coverage is below threshold - cap is
 refused without being embedded at all."""
 CONTEXT_CREDIT = 0.5
-"""Credit for a question word found elsewhere in the sentence's passage rather than in the sentence."""
+"""Credit for a question word found elsewhere in the sentence's passage, or in the headings it stands under
+(``passage_context``), rather than in the sentence."""
 REFUSAL = {
     "en": "The corpus does not cover this question. The nearest passages are listed below in case they help.",
     "zh": "资料中没有涉及这个问题的内容。下面列出最接近的段落，供参考。",
@@ -32,6 +34,13 @@ EMPTY = {
     "en": "There is nothing to answer from: no documents are loaded (or none of the chosen ones has any text).",
     "zh": "没有可以作答的资料：尚未加载文档（或所选文档没有内容）。",
 }
+
+
+def passage_context(passage: Passage) -> Text:
+    """What a sentence of ``passage`` is read with: the passage and its heading path (title, chapter, section,
+    article). A report states the 14th Five-Year Plan's targets under a heading naming the plan, and a law's
+    sentence never repeats the law's name; without them the sentence that answers reads as off-topic."""
+    return Text.of(f"{passage.heading}\n{passage.text}")
 
 
 def similarity_center(question_language: str, sentence: str) -> float:

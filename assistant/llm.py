@@ -33,7 +33,15 @@ from typing import Any
 from assistant.documents import Answer, Citation, Passage
 from assistant.embedding import Embedder
 from assistant.errors import LLMConfigError, LLMFailure
-from assistant.evidence import CONTEXT_CREDIT, attach_marker, injection_warnings, joins_tightly, nudged, refusal
+from assistant.evidence import (
+    CONTEXT_CREDIT,
+    attach_marker,
+    injection_warnings,
+    joins_tightly,
+    nudged,
+    passage_context,
+    refusal,
+)
 from assistant.followup import standalone_query, user_turns
 from assistant.relevance import Text, analyze, coverage
 from assistant.settings import Settings
@@ -400,7 +408,7 @@ def support(claim: str, passage: Passage, embedder: Embedder, *, shortlist: int 
     if not spans or _specifics(claim) - _specifics(" ".join(passage.text[a:b] for a, b in spans)):
         return Support(0.0, *every[0])
     question = analyze(claim)
-    context = Text.of(passage.text)
+    context = passage_context(passage)
     scored = sorted(((coverage(question, Text.of(passage.text[a:b]), context, CONTEXT_CREDIT), a, b)
                      for a, b in spans), reverse=True)[:shortlist]
     claim_vector = embedder.encode([claim], query=True)[0]

@@ -260,7 +260,13 @@ def satisfies(kind: str | None, sentence: str) -> bool:
 
 # --- tokens and stems -----------------------------------------------------------------
 
-_EN_WORD = re.compile(r"[A-Za-z][A-Za-z']*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
+# An ordinal ("14th") and a code of letters and digits ("CO2", "PM2.5") are one word each.
+_EN_ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
+_EN_CODE = re.compile(r"[A-Za-z]+\d+(?:\.\d+)?")
+_EN_WORD = re.compile(r"\d+(?:st|nd|rd|th)\b"  # an ordinal
+                      r"|[A-Za-z]+\d+(?:\.\d+)?(?!\d)"  # a code: CO2, PM2.5
+                      r"|[A-Za-z][A-Za-z']*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
+_ZH_DIGITS = "零一二三四五六七八九"
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]")
 # Irregular forms the Porter stemmer leaves apart from their lemma.
 _IRREGULAR = {
@@ -450,7 +456,7 @@ def _index_sense(sense: str, headword: str, by_word: dict[str, set[str]],
     sense = " ".join(_PARENS.sub(" ", sense).split())  # "to fish for (aquatic animals)" → "to fish for"
     if sense.startswith("to "):
         sense = sense[3:]
-    if sense.isascii() and sense.isalpha():
+    if sense.isascii() and (sense.isalpha() or _EN_CODE.fullmatch(sense)):
         low = sense.lower()
         if low not in _EN_STOP:
             by_word[_IRREGULAR.get(low, low)].add(headword)
@@ -475,7 +481,7 @@ _PARTICLES = _wordset("for up out off on in into down away over with at about")
 # Policy and legal words CC-CEDICT lacks or glosses otherwise (施行 "in force", 拟 "to propose", 国债
 # "treasury bond"): English questions about Chinese laws and reports use them far more than its senses.
 POLICY_TERMS = Path(__file__).with_name("data") / "policy_terms.u8"
-_LEXICON_FORMAT = 4  # bump whenever parse_cedict changes what it builds: older caches are then ignored
+_LEXICON_FORMAT = 5  # bump whenever parse_cedict changes what it builds: older caches are then ignored
 _lexicon_cache: Path | None = None
 
 
@@ -611,9 +617,29 @@ def _english_terms(question: str) -> list[Term]:
     words = [w for w in english_words(question) if not (w.lower() in _EN_STOP or (len(w) < 2 and not w.isdigit()))]
     keys = [stem(word) for word in words]
     runs = phrase_runs(keys)  # type words too: "high" is no term of its own, but "high-speed rail" is 高铁
-    return [Term(text=word, english=(frozenset({key}),), chinese=(word,) if word.isdigit() else None, stem=key,
+    return [Term(text=word, english=(frozenset({key}),), chinese=_chinese_of_number(word), stem=key,
                  runs=tuple(run for at, run in runs if at <= i < at + len(run)))
             for i, (word, key) in enumerate(zip(words, keys, strict=True)) if word.lower() not in _TYPE_WORDS]
+
+
+def _chinese_of_number(word: str) -> tuple[str, ...] | None:
+    """How Chinese writes a number or an ordinal of the question (None: a word, looked up in the dictionary).
+
+    Digits stand as they are. An ordinal is written in Chinese numerals: "14th Five-Year Plan" is 十四五,
+    "20th National Congress" 二十大; below ten only with 第 (第三), since a lone 三 is in too many words.
+    """
+    if word.isdigit():
+        return (word,)
+    ordinal = _EN_ORDINAL.fullmatch(word)
+    if ordinal is None:
+        return None
+    n = int(ordinal.group(1))
+    if not 0 < n < 100:
+        return (ordinal.group(1),)
+    if n < 10:
+        return ("第" + _ZH_DIGITS[n],)
+    tens, units = divmod(n, 10)
+    return ((_ZH_DIGITS[tens] if tens > 1 else "") + "十" + (_ZH_DIGITS[units] if units else ""),)
 
 
 def _chinese_terms(question: str) -> list[Term]:

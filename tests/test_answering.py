@@ -250,6 +250,33 @@ def test_the_lead_in_of_an_enumeration_is_judged_with_its_items() -> None:
     assert enumerations("第一条 本法所称航道，是指下列水域：\n本法自公布之日起施行。") == []  # a lead-in without items
 
 
+def test_a_sentence_is_judged_with_the_headings_it_stands_under() -> None:
+    """The 2021 report states the 14th Five-Year Plan's targets under a heading that names the plan, never in the
+    sentence: the heading earns the context credit that the rest of the passage earns."""
+    sentence = "单位国内生产总值能耗和二氧化碳排放分别降低13.5%、18%。"
+    question = analyze("By how much should CO2 emissions per unit of GDP fall over the 14th Five-Year Plan period?")
+    heading = "2021年政府工作报告 > 二、“十三五”时期发展成就和“十四五”时期主要目标任务"
+    (under,) = candidates(question, [passage(sentence, heading=heading)])[1]
+    (bare,) = candidates(question, [passage(sentence)])[1]
+    assert under.coverage > bare.coverage
+    plan = next(t for t in question.terms if t.text == "14th")
+    assert term_match(plan, Text.of(heading)) == 1.0 and term_match(plan, Text.of(sentence)) == 0.0
+
+
+@pytest.mark.parametrize(("word", "chinese"), [("14th", "十四"), ("20th", "二十"), ("3rd", "第三"), ("1st", "第一")])
+def test_an_ordinal_is_one_word_written_in_chinese_numerals(word: str, chinese: str) -> None:
+    (term,) = analyze(f"the {word} plan's aims").terms[:1]
+    assert term.text == word and term.chinese_forms() == (chinese,)
+
+
+def test_a_formula_is_one_word_that_reaches_its_chinese_name() -> None:
+    """"CO2" was "CO" and "2" (two unmatched words); "PM2.5" stays whole before a full stop."""
+    terms = {t.text: t for t in analyze("How much CO2 and PM2.5.").terms}
+    assert set(terms) == {"CO2", "PM2.5"}
+    assert "二氧化碳" in terms["CO2"].chinese_forms()
+    assert term_match(terms["PM2.5"], Text.of("细颗粒物（PM2.5）平均浓度下降")) == 1.0
+
+
 def test_question_terms_drop_function_words_and_keep_the_subject() -> None:
     terms = {t.text for t in analyze("What is the population of Yichang?").terms}
     assert terms == {"population", "Yichang"}
