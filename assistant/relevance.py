@@ -58,6 +58,7 @@ someone somebody anyone anybody everyone everybody whoever
 say says said tell tells told mention mentions mentioned describe describes described according regarding
 document documents text texts corpus commentary article passage passages author writer
 please know explain out up off
+roughly approximately nearly almost around
 """)
 
 # Chinese function words, question words and frame words; single characters here are never terms.
@@ -77,6 +78,7 @@ _ZH_STOP_CHARS = frozenset("的地得了着过是在和与及或对把被将要�
 TIME = "time"  # a year, date or time of year
 NUMBER = "number"  # a count or figure (years like "by 2035" do not count)
 COUNT = "count"  # how many of something other than time: "ten years" counts no fishermen
+PEOPLE = "people"  # how many people: a number of persons ("1442万人", "6434万农村人口"), not "3倍" or "一次"
 PERIOD = "period"  # a span of time: "30日内", "ten years", "不得超过一年"; never a date such as 1月31日
 AMOUNT = "amount"  # how much of something other than time: "by how much did forest area grow" wants no period
 LENGTH = "length"  # a distance: "how long is the river" is not answered by a fine or a deadline
@@ -90,7 +92,7 @@ _TIME_QUESTION = re.compile(
 )
 _MEASURE_QUESTION = re.compile(
     r"\bhow\s+(?:much|long|far|big|large|high|tall|old|deep|wide|heavy)\b|\bwhat\s+(?:percentage|percent|share|"
-    r"proportion|amount|rate|ratio|length|area|size|budget|cost|level(?!\s+of\b))\b"
+    r"proportion|portion|amount|total|rate|ratio|length|area|size|budget|cost|level(?!\s+of\b))\b"
     r"|多长|多远|多高|多大|多深|多宽|多重|多久|全长|面积|长度|百分之几|比例",
     re.I,
 )
@@ -147,6 +149,16 @@ _MONEY_EN = re.compile(rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:yuan|rmb|dollars?|usd|euro
 _MONEY_ZH = re.compile(rf"{_ZH_NUMERAL}\s*(?:万元|亿元|元)|(?:百分之|{_ZH_NUMERAL}\s*倍)[^。；;]*?罚款")
 _LENGTH_EN = re.compile(rf"\b{_EN_NUMERAL}(?:\s+|-)?(?:{_LENGTH_UNITS_EN}|feet|ft)\b", re.I)
 _LENGTH_ZH = re.compile(rf"{_ZH_NUMERAL}\s*(?:{_LENGTH_UNITS_ZH}|里)")
+_PERSONS_EN = r"(?:people|persons|residents|workers|jobs|individuals|households|farmers|students|migrants)"
+# A number of persons: counted in 人, 名 or 户, or a number next to the people it counts (6434万农村人口,
+# 农村贫困人口减少1000万以上, "1.2 million rural residents"), within a clause.
+_PEOPLE_ZH = re.compile(
+    rf"{_ZH_NUMERAL}\s*(?:万|亿)?\s*(?:人|名|户)"
+    rf"|{_ZH_NUMERAL}\s*(?:万|亿)[^。；，,;]{{0,6}}?(?:人|群众|农民|职工|居民|学生|劳动力|移民)"
+    rf"|人口[^。；，,;]{{0,8}}?{_ZH_NUMERAL}\s*(?:万|亿)"
+)
+_PEOPLE_EN = re.compile(
+    rf"\b{_EN_NUMERAL}(?:\s+(?:hundred|thousand|million|billion))?\s+(?:[a-z-]+\s+){{0,2}}{_PERSONS_EN}\b", re.I)
 _MEASURE_ZH = re.compile(
     rf"{_ZH_NUMERAL}\s*(?:{_LENGTH_UNITS_ZH}|吨|平方|立方|公顷|亩|万元|亿元|元|年|个月|天|周|星期|小时|分钟|岁|千瓦|度|倍|%|％)"
     r"|百分之"
@@ -154,7 +166,7 @@ _MEASURE_ZH = re.compile(
 
 
 def answer_type(question: str) -> str | None:
-    """TIME, LENGTH, MONEY, PERIOD, AMOUNT, COUNT, NUMBER or None: what kind of token an answer must hold,
+    """TIME, LENGTH, MONEY, PERIOD, AMOUNT, PEOPLE, COUNT, NUMBER or None: what kind of token an answer must hold,
     read from the question's wording."""
     if _TIME_QUESTION.search(question):
         return TIME
@@ -167,6 +179,8 @@ def answer_type(question: str) -> str | None:
     if _NUMBER_QUESTION.search(question):
         if _COUNTS_PERIOD.search(question):
             return PERIOD
+        if _COUNTS_PEOPLE.search(question):
+            return PEOPLE
         return COUNT if _COUNTS_THINGS.search(question) and not _COUNTS_TIMES.search(question) else NUMBER
     return None
 
@@ -175,6 +189,7 @@ def answer_type(question: str) -> str | None:
 # does not answer. "增长了多少" (a figure, not a count) stays NUMBER; "how many years", "几年" want a PERIOD.
 _COUNTS_THINGS = re.compile(
     r"\bhow\s+many\s+(?:more\s+)?(?!of\b)[a-z]|多少(?!年|个月|天|日|周|小时|倍|钱)[\u4e00-\u9fff]", re.I)
+_COUNTS_PEOPLE = re.compile(rf"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?{_PERSONS_EN}\b|多少万?[人名]", re.I)
 _TIME_UNITS_EN = r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)"
 _COUNTS_TIMES = re.compile(r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?times\b", re.I)  # a multiple, not things
 _COUNTS_PERIOD = re.compile(  # "how many calendar days' notice" counts time too
@@ -249,8 +264,10 @@ def satisfies(kind: str | None, sentence: str) -> bool:
         return bool(_LENGTH_EN.search(without_years) or _LENGTH_ZH.search(without_years))
     if kind == MONEY:
         return bool(_MONEY_EN.search(without_years) or _MONEY_ZH.search(without_years))
-    if kind in (COUNT, AMOUNT):
+    if kind in (COUNT, AMOUNT, PEOPLE):
         without_years = _PERIOD.sub(" ", without_years)
+    if kind == PEOPLE:
+        return bool(_PEOPLE_EN.search(without_years) or _PEOPLE_ZH.search(without_years))
     if kind == AMOUNT:
         return bool(_MEASURE_EN.search(without_years) or _MEASURE_ZH.search(without_years))
     if kind == PERIOD:

@@ -34,6 +34,7 @@ from assistant.relevance import (
     LENGTH,
     MONEY,
     NUMBER,
+    PEOPLE,
     PERIOD,
     TIME,
     Text,
@@ -96,7 +97,11 @@ def passage(text: str, *, start: int = 100, chunk: str = "d:00000", doc: str = "
     ("自然保护区可以分为哪几个区？", None),  # which ones, not how many
     ("自然保护区分为几个区？", NUMBER),
     ("How many fishermen were taken off the water?", COUNT),  # a count of things: no period answers it
-    ("How many more people got safe drinking water?", COUNT),
+    ("How many more people got safe drinking water?", PEOPLE),  # persons: "3倍" or "一次" counts none
+    ("2024年全年城镇新增就业多少人？", PEOPLE),
+    ("By how many people did the rural poor population fall?", PEOPLE),
+    ("What total of tax refunds did the report expect?", AMOUNT),
+    ("What portion of output came from services?", AMOUNT),
     ("有多少渔民退捕上岸？", COUNT),
     ("How many years does the fishing ban last?", PERIOD),  # a count of years: a period answers it
     ("How many more days may the review take?", PERIOD),
@@ -148,6 +153,12 @@ def test_answer_types_need_the_right_kind_of_token() -> None:
     assert not satisfies(COUNT, "全面实施长江十年禁渔。") and satisfies(NUMBER, "全面实施长江十年禁渔。")
     assert not satisfies(COUNT, "Permits are reviewed within five years and renewed within 30 days.")
     assert satisfies(COUNT, "十年禁渔期间，退捕渔民23.1万人。") and satisfies(COUNT, "受益人口6434万")
+    for people in ("农村贫困人口减少1442万人", "又解决6434万农村人口饮水安全问题", "农村贫困人口减少1000万以上",
+                   "新纳入低保、特困供养近600万人", "1.2 million rural residents moved"):
+        assert satisfies(PEOPLE, people), people
+    for other in ("并处违法所得1倍以上3倍以下的罚款", "一次审批，分期划拨", "重点高校招收农村学生人数又增长10.5%",
+                  "县级以上人民政府", "Output grew 5 percent."):
+        assert not satisfies(PEOPLE, other), other
     assert not satisfies(AMOUNT, "过去五年，是极不平凡的五年。") and satisfies(PERIOD, "过去五年，是极不平凡的五年。")
     assert satisfies(AMOUNT, "森林面积增加1.63亿亩") and satisfies(AMOUNT, "within five years, forests grew 3%")
     assert satisfies(None, "anything at all")
@@ -280,6 +291,7 @@ def test_a_formula_is_one_word_that_reaches_its_chinese_name() -> None:
 def test_question_terms_drop_function_words_and_keep_the_subject() -> None:
     terms = {t.text for t in analyze("What is the population of Yichang?").terms}
     assert terms == {"population", "Yichang"}
+    assert {t.text for t in analyze("Roughly how many people were resettled?").terms} == {"people", "resettled"}
     zh_terms = {t.text for t in analyze("宜昌的人口是多少？").terms}
     assert zh_terms == {"宜昌", "人口"}
     assert {t.text for t in analyze("What fine applies to someone who fishes?").terms} == {"fine", "applies", "fishes"}
