@@ -38,6 +38,7 @@ from assistant.followup import is_followup, standalone_query
 from assistant.followup import warm_up as warm_up_followups
 from assistant.pointers import Scope
 from assistant.relevance import (
+    TIME,
     Question,
     Term,
     Text,
@@ -137,6 +138,8 @@ def candidates(question: Question, passages: Sequence[Passage],
         contexts.append(passage_context(passage))
         leads = enumerations(passage.text)
         for start, end in sentence_spans(passage.text):
+            if _DATELINE.match(passage.text, start, end) and question.answer_type != TIME:
+                continue  # "——2023年3月5日在…会议上" says when a speech was given, and nothing else
             if not addressed_to_a_model(passage.text[start:end]):  # an injected instruction states no fact
                 sentence = Text.of(passage.text[start:end])
                 items = next((items for lead, items in leads if start in lead), "")
@@ -159,6 +162,7 @@ def candidates(question: Question, passages: Sequence[Passage],
     return weighted, found
 
 
+_DATELINE = re.compile(r"——[^。\n]{0,40}在[^。\n]{0,60}(?:会议|大会)上")
 _LINE = re.compile(r"[^\n]+")
 _LEAD = re.compile(r"下列.*[:：]\s*$")
 ITEM_MARK = re.compile(r"^\s*[（(][一二三四五六七八九十\d]+[)）]")

@@ -288,6 +288,15 @@ def test_a_formula_is_one_word_that_reaches_its_chinese_name() -> None:
     assert term_match(terms["PM2.5"], Text.of("细颗粒物（PM2.5）平均浓度下降")) == 1.0
 
 
+def test_a_reports_dateline_answers_only_when_it_was_given() -> None:
+    """"——2023年3月5日在…会议上" holds a year, 全国 and a number: it must not answer the year's grain output."""
+    text = "——2023年3月5日在第十四届全国人民代表大会第一次会议上\n\n粮食产量1.39万亿斤，再创历史新高。"
+    _, found = candidates(analyze("2023年全国粮食产量是多少？"), [passage(text)])
+    assert not any("会议上" in c.text for c in found) and any("粮食产量" in c.text for c in found)
+    _, found = candidates(analyze("When was the 2023 report delivered?"), [passage(text)])
+    assert any("会议上" in c.text for c in found)
+
+
 def test_question_terms_drop_function_words_and_keep_the_subject() -> None:
     terms = {t.text for t in analyze("What is the population of Yichang?").terms}
     assert terms == {"population", "Yichang"}
