@@ -30,6 +30,17 @@ def test_collection_records_the_embedding_model(corpus_assistant):
                         "embedding_dim": embedder.dim}
 
 
+def test_chunk_collections_search_wide_enough_to_be_exact_and_repeatable(make_assistant):
+    """Chroma's default HNSW breadth (100) dropped a passage from the 50 dense candidates in some processes and
+    not others; new and re-indexed collections search at SEARCH_EF."""
+    from assistant.store.identity import SEARCH_EF
+
+    assistant = make_assistant()
+    assert assistant.store.collection.configuration["hnsw"]["ef_search"] == SEARCH_EF >= 4 * 50
+    assistant.reindex()
+    assert assistant.store.collection.configuration["hnsw"]["ef_search"] == SEARCH_EF
+
+
 def test_opening_with_another_model_names_reindex(corpus_assistant, make_settings, minilm):
     with pytest.raises(EmbeddingMismatch) as err:
         Store(make_settings(embedding_backend="sentence-transformers"), minilm)

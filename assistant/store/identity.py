@@ -13,6 +13,13 @@ import chromadb
 from assistant.errors import EmbeddingMismatch
 from assistant.store.connection import uses_chroma
 
+SEARCH_EF = 512
+"""HNSW's search breadth for chunk collections. Chroma's default (100) for the 50 candidates a hybrid search
+asks for was approximate in a way that changed between processes: on the library store one question's
+best keyword passage (dense rank 32) was missing from the dense list in 1 run of 5, and the answer changed
+with it. At 512 the list is the same in every run; our stores are small enough for the cost to be a few ms.
+Set when a collection is created, so a store made before takes it at its next `assistant reindex`."""
+
 
 class CollectionIdentity:
     """The Store's side of collection identity (mixed into Store, which provides client and embedder)."""
@@ -33,7 +40,7 @@ class CollectionIdentity:
         if not create:
             return self.client.get_collection(name, embedding_function=None)
         return self.client.get_or_create_collection(name, embedding_function=None, metadata=self._identity(),
-                                                    configuration={"hnsw": {"space": "cosine"}})
+                                                    configuration={"hnsw": {"space": "cosine", "ef_search": SEARCH_EF}})
 
     @uses_chroma
     def indexed_with(self) -> dict[str, Any]:
