@@ -189,11 +189,12 @@ def answer_type(question: str) -> str | None:
 # does not answer. "增长了多少" (a figure, not a count) stays NUMBER; "how many years", "几年" want a PERIOD.
 _COUNTS_THINGS = re.compile(
     r"\bhow\s+many\s+(?:more\s+)?(?!of\b)[a-z]|多少(?!年|个月|天|日|周|小时|倍|钱)[\u4e00-\u9fff]", re.I)
-_COUNTS_PEOPLE = re.compile(rf"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?{_PERSONS_EN}\b|多少万?[人名]", re.I)
+_HOW_MANY = r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?"  # then what is counted, one word allowed before it
+_COUNTS_PEOPLE = re.compile(rf"{_HOW_MANY}{_PERSONS_EN}\b|多少万?[人名]", re.I)
 _TIME_UNITS_EN = r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?)"
-_COUNTS_TIMES = re.compile(r"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?times\b", re.I)  # a multiple, not things
+_COUNTS_TIMES = re.compile(rf"{_HOW_MANY}times\b", re.I)  # a multiple, not things
 _COUNTS_PERIOD = re.compile(  # "how many calendar days' notice" counts time too
-    rf"\bhow\s+many\s+(?:more\s+)?(?:[a-z]+\s+)?{_TIME_UNITS_EN}\b"
+    rf"{_HOW_MANY}{_TIME_UNITS_EN}\b"
     r"|多少(?:年|个月|天|日|周|小时)|(?<!哪)几(?:年|个月|天|日|周|小时)", re.I)
 _DURATION_QUESTION = re.compile(
     r"\bhow\s+(?:long|old|soon|early|quickly)\b|\bhow\s+far\s+(?:in\s+)?(?:advance|ahead|before)\b"
@@ -278,10 +279,9 @@ def satisfies(kind: str | None, sentence: str) -> bool:
 # --- tokens and stems -----------------------------------------------------------------
 
 # An ordinal ("14th") and a code of letters and digits ("CO2", "PM2.5") are one word each.
-_EN_ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
+_EN_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
 _EN_CODE = re.compile(r"[A-Za-z]+\d+(?:\.\d+)?")
-_EN_WORD = re.compile(r"\d+(?:st|nd|rd|th)\b"  # an ordinal
-                      r"|[A-Za-z]+\d+(?:\.\d+)?(?!\d)"  # a code: CO2, PM2.5
+_EN_WORD = re.compile(rf"{_EN_ORDINAL.pattern}\b|{_EN_CODE.pattern}(?!\d)"
                       r"|[A-Za-z][A-Za-z']*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
 _ZH_DIGITS = "零一二三四五六七八九"
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]")
@@ -647,12 +647,12 @@ def _chinese_of_number(word: str) -> tuple[str, ...] | None:
     """
     if word.isdigit():
         return (word,)
-    ordinal = _EN_ORDINAL.fullmatch(word)
-    if ordinal is None:
+    if not _EN_ORDINAL.fullmatch(word):
         return None
-    n = int(ordinal.group(1))
+    digits = word[:-2]  # "14th" → "14"
+    n = int(digits)
     if not 0 < n < 100:
-        return (ordinal.group(1),)
+        return (digits,)
     if n < 10:
         return ("第" + _ZH_DIGITS[n],)
     tens, units = divmod(n, 10)

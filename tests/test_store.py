@@ -36,7 +36,8 @@ def test_chunk_collections_search_wide_enough_to_be_exact_and_repeatable(make_as
     from assistant.store.identity import SEARCH_EF
 
     assistant = make_assistant()
-    assert assistant.store.collection.configuration["hnsw"]["ef_search"] == SEARCH_EF >= 4 * 50
+    hnsw = assistant.store.collection.configuration["hnsw"]
+    assert hnsw["ef_search"] == SEARCH_EF >= 4 * assistant.settings.candidates
     assistant.reindex()
     assert assistant.store.collection.configuration["hnsw"]["ef_search"] == SEARCH_EF
 
