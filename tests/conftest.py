@@ -52,6 +52,7 @@ YANGTZE_LAW = LAWS / "L01_长江保护法(2020-12-26).md"  # partial: ends at Ar
 # uses, and the fixture that starts one fails a test that does not carry the mark.
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
@@ -60,6 +61,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.server)
         if "browser" in names:
             item.add_marker(pytest.mark.browser)
+        _group_by_shared_store(item)
+
+
+def _group_by_shared_store(item: pytest.Item) -> None:
+    """Send the tests that share a module's store to one xdist worker, so that the store is built once.
+
+    A module-scoped fixture that embeds documents (it asks for `embedder`) is built by every worker
+    that runs one of its tests: the nine work reports alone took 208 s on each of two workers of a
+    fresh clone. Browser tests are left to spread, as their stores are small and the tests long.
+    """
+    if item.get_closest_marker("xdist_group") or item.get_closest_marker("browser"):
+        return
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    shared = sorted(name for name, defs in definitions.items()
+                    if defs[-1].scope == "module" and "embedder" in defs[-1].argnames)
+    if shared:
+        item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{shared[0]}"))
 
 
 def require_marker(request: pytest.FixtureRequest, name: str) -> None:
