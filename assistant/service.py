@@ -43,7 +43,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
                  check_model: bool = True) -> None:
         self.settings = settings or Settings.load()
-        cache_lexicon_in(self.settings.data_dir / "cache")
+        cache_lexicon_in(self.settings.cache_dir or self.settings.data_dir / "cache")
         self.embedder = embedder or make_embedder(self.settings)
         self.store = Store(self.settings, self.embedder, check_model=check_model)
         self.retriever = Retriever(self.store, self.settings)

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(
         default_factory=_default_corpus_dir, description="Documents indexed on first use of an empty store."
     )
+    cache_dir: Path | None = Field(
+        None, description="Folder for what later processes need not compute again (the parsed Chinese-English "
+        "dictionary, ~2.5 s a process); default DATA_DIR/cache. Stores on one machine may share one.")
     chroma_host: str | None = Field(None, description="Use a Chroma server at this host instead of the embedded store.")
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
     collection: str = Field("policy", description="Base name of the Chroma collections.")

@@ -378,11 +378,13 @@ def _keep_vectors() -> bool:
     return os.environ.get("ASSISTANT_TEST_VECTORS", "on").lower() not in ("0", "off", "false", "no")
 
 
-# The parsed CC-CEDICT is kept beside the vectors, as the service keeps it in its data folder: every
-# xdist worker needs it while collecting (test_pointers builds its profiles at import), and parsing
-# it takes ~2 s each time. Set here, at import, before any test module asks for it.
+# The parsed CC-CEDICT is kept beside the vectors: every xdist worker needs it while collecting
+# (test_pointers builds its profiles at import), and so does every process a test starts that searches
+# (a new data folder each time), and parsing it takes ~2.5 s each time. Set here, at import, before any
+# test module asks for it; the environment carries it to the processes (ASSISTANT_CACHE_DIR).
 if _keep_vectors():
     relevance.cache_lexicon_in(VECTORS / "lexicon")
+    os.environ.setdefault("ASSISTANT_CACHE_DIR", str(VECTORS / "lexicon"))
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -35,8 +36,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 HOST = "127.0.0.1"
+Served = TypeVar("Served", bound=socketserver.BaseServer)
 
 
 def free_port() -> int:
@@ -178,3 +181,19 @@ def silent_server() -> Iterator[int]:
         for connection in accepted:
             connection.close()
         server.close()
+
+
+@contextlib.contextmanager
+def serving(server: Served) -> Iterator[Served]:
+    """Serve ``server`` on a thread while the block runs, then close it.
+
+    ``serve_forever`` checks for shutdown every ``poll_interval`` (0.5 s by default), so each
+    stop waited half a second: 11 s over the fetcher's tests. A short poll stops it at once.
+    """
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

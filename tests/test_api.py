@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 import assistant as api
 from assistant import service
 from assistant.errors import InvalidMetadata
-from tests.conftest import CORPUS, YANGTZE_LAW
+from tests.conftest import CORPUS, CORPUS_FILES, YANGTZE_LAW
 
 
 @pytest.fixture
@@ -37,6 +38,8 @@ def test_module_level_retrieve_indexes_the_corpus_and_returns_passages(default_e
     text = service.default_assistant().store.text_of(top.doc_id)
     assert text[top.start:top.end] == top.text
     assert top.cite().startswith(top.title) and "¶" in top.cite()
+    indexed = sorted(Path(d.source).name for d in service.default_assistant().documents())
+    assert indexed == sorted(p.name for p in CORPUS_FILES)  # the shipped folder, whole: both documents
 
 
 def test_documents_filter_and_where_filter(make_assistant):
@@ -125,3 +128,21 @@ def test_a_read_only_assistant_refuses_corrections(corpus_assistant):
     with pytest.raises(ReadOnlyStore, match="read-only"):
         reader.correct(doc_id, date="2020")
     assert "corrections" not in reader.document(doc_id).metadata
+
+
+def test_the_dictionary_cache_is_kept_where_the_settings_say(make_assistant, tmp_path, monkeypatch):
+    """ASSISTANT_CACHE_DIR: stores that share one parse the dictionary once between them; default DATA_DIR/cache."""
+    from assistant import relevance
+
+    fresh = relevance.Lexicon({"水": "water"}, {})  # stands for the real parse (~2.5 s)
+    monkeypatch.setattr(relevance, "parse_cedict", lambda lines: fresh)
+    monkeypatch.setattr(relevance, "_lexicon_cache", None)
+    try:
+        for shared, expected in ((tmp_path / "shared", tmp_path / "shared"), (None, None)):
+            assistant = make_assistant(cache_dir=shared)
+            folder = expected or assistant.settings.data_dir / "cache"
+            relevance.lexicon.cache_clear()
+            assert relevance.lexicon() is fresh
+            assert [p.name.startswith("cedict-") for p in folder.iterdir()] == [True]
+    finally:
+        relevance.lexicon.cache_clear()  # the next test reads the real dictionary back (its kept cache, or a parse)

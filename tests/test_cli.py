@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -17,7 +18,7 @@ import pytest
 
 from assistant.across import rows_from_csv, rows_from_markdown
 from assistant.cli import main
-from tests.conftest import CORPUS, ROOT, dated_reports
+from tests.conftest import COMMENTARY, CORPUS, ROOT, dated_reports
 
 QUESTION = "By what year will the model city be built?"
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -77,11 +78,22 @@ def run_process(environ: dict[str, str]) -> Run:
     return call
 
 
-def test_a_first_search_indexes_the_corpus_and_the_next_process_finds_it(run_process: Run) -> None:
+def test_a_first_search_indexes_the_corpus_and_the_next_process_finds_it(run_process: Run, tmp_path: Path) -> None:
     """End to end, in separate processes, as a new user starts: the first `search` on an empty store indexes
-    the shipped corpus, and what that process stored the next one finds, with every field of ``--json``.
-    (`add` in a process of its own: the scan test of test_ocr.py.)"""
-    run = run_process
+    the corpus folder, and what that process stored the next one finds, with every field of ``--json``.
+    (`add` in a process of its own: the scan test of test_ocr.py.)
+
+    The folder holds the commentary alone: a new process embeds it without the session's kept
+    vectors, and the regulation's 29 chunks would add 5 s; that the shipped folder indexes whole,
+    both documents, is test_api.py's, in this process.
+    """
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(COMMENTARY, corpus)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_process(*args, env={"ASSISTANT_CORPUS_DIR": str(corpus)})
+
     first = run("search", "model city Yangtze", "-k", "2", "--json")
     assert first.returncode == 0, first.stderr
     assert len(json.loads(first.stdout)) == 2

@@ -33,6 +33,7 @@ from assistant.loading import load_document
 from assistant.service import Assistant
 from assistant.settings import Settings
 from tests.conftest import ROOT
+from tests.servers import serving
 
 HTML_PAGES = ROOT / "tests" / "data" / "html"
 WETLANDS = HTML_PAGES / "ministry_div_layout.html"  # the Wetland Protection Law, Articles 1-8, in a ministry's page
@@ -176,12 +177,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def site() -> Iterator[Site]:
     served = Site()
-    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
-    thread.start()
-    yield served
-    served.stop.set()
-    served.server.shutdown()
-    served.server.server_close()
+    with serving(served.server):
+        yield served
+        served.stop.set()
 
 
 def settings(tmp_path: Path, **overrides: Any) -> Settings:

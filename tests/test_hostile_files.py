@@ -4,7 +4,7 @@ Every file is generated here, in tmp_path, and added with ``Assistant.add`` to a
 Chroma store (real embedding model) that already holds one good document. A failure must come
 back as an AddResult with status "failed" and a reason naming the problem, and the documents,
 the chunk count and the store revision must not move. Inputs that are merely unusual (UTF-16,
-right-to-left text, emoji, a 10 MB line) must be stored with every chunk an exact slice of the
+right-to-left text, emoji, a 2 MB line) must be stored with every chunk an exact slice of the
 stored text and no NUL anywhere.
 """
 
@@ -140,7 +140,7 @@ CASES: list[Case] = [
          "added", stored=GOOD_TEXT.replace("Water", "River") + " More words."),
     Case("mostly-nuls.txt", lambda d: _write(d / "padded.txt", b"Text before the crash." + bytes(4096)), "failed",
          "binary data in a text file (NUL bytes); is it really .txt?"),
-    Case("ten-mb-single-line.txt", lambda d: _write(d / "line.txt", (WORDS * (10 * MB // len(WORDS))).encode()),
+    Case("two-mb-single-line.txt", lambda d: _write(d / "line.txt", (WORDS * (2 * MB // len(WORDS))).encode()),
          "added"),
     Case("rtl-and-emoji.md", lambda d: _write(d / "rtl.md", RTL_EMOJI.encode()), "added", stored=RTL_EMOJI),
     Case("yaml-python-object-apply.md",

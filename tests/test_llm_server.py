@@ -17,7 +17,6 @@ import http.client
 import itertools
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.web.handlers import WebApp
 from tests.conftest import require_marker
-from tests.servers import llama_reset, llama_server, packaged_model
+from tests.servers import llama_reset, llama_server, packaged_model, serving
 
 pytestmark = pytest.mark.llm
 
@@ -196,14 +195,9 @@ class _Forward(BaseHTTPRequestHandler):
 
 def test_the_request_carries_the_bound_greedy_decoding_and_stops(ferry: Assistant,
                                                                  server: tuple[str, int, Path]) -> None:
-    proxy = Recorder(server[0])
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
+    with serving(Recorder(server[0])) as proxy:
         settings = {"llm_base_url": f"http://127.0.0.1:{proxy.server_address[1]}/v1", "llm_max_tokens": 24}
         run = ask(ferry, COPIES, [doc_id(ferry, "Ferry notice")], **settings)
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
     [body] = proxy.bodies
     assert body["max_tokens"] == 24 and "max_completion_tokens" not in body  # llama.cpp ignores the latter
     assert body["temperature"] == 0 and body["stop"] == list(STOP_SEQUENCES) and body["stream"] is True

@@ -146,30 +146,30 @@ def test_ocr_settings_reach_the_loader_options(monkeypatch: pytest.MonkeyPatch) 
 @dataclass(frozen=True)
 class Scans:
     law: Path  # the Yangtze law, pages 1-2, clean, 300 dpi, image-only PDF
-    commentary: Path  # the English commentary, page 1, clean, 300 dpi, image-only PDF (an English page is read twice)
+    commentary: Path  # the English commentary's first two paragraphs, clean, 300 dpi, image-only PDF
+    # (an English page is read twice, so its page holds only what the question needs: ~2 s less)
     degraded: Path  # the law's page 3 at 200 dpi, skewed 1.5°, red seal, JPEG quality 50, as a .jpg
     law_pages: tuple[str, ...]
-    degraded_text: str
 
 
 @pytest.fixture(scope="module")
 def scans(tmp_path_factory: pytest.TempPathFactory) -> Scans:
     folder = tmp_path_factory.mktemp("scans")
     law = typeset(law_paragraphs(), pages=2, chinese=True)
-    commentary = typeset(commentary_paragraphs(), pages=1, chinese=False)
+    commentary = typeset(commentary_paragraphs()[:2], pages=1, chinese=False)
     third = typeset(law_paragraphs(), pages=3, chinese=True, dpi=200)[2]
     degraded = folder / "长江保护法-第3页.jpg"
     degraded.write_bytes(degrade(third.image))
     return Scans(image_pdf([p.image for p in law], folder / "长江保护法-扫描件.pdf"),
                  image_pdf([p.image for p in commentary], folder / "commentary-scan.pdf"), degraded,
-                 tuple(p.text for p in law), third.text)
+                 tuple(p.text for p in law))
 
 
 def test_scans_are_added_answered_and_cited_with_their_page(make_assistant: Callable[..., Assistant],
                                                            scans: Scans) -> None:
     assistant = make_assistant()
-    results = assistant.add(scans.law, scans.commentary, scans.degraded)
-    assert [r.status for r in results] == ["added"] * 3, results
+    results = assistant.add(scans.law, scans.commentary)  # the degraded .jpg: the command-line test below
+    assert [r.status for r in results] == ["added"] * 2, results
 
     law = assistant.read(results[0].doc_id)
     assert [p.number for p in law.pages] == [1, 2]
@@ -186,7 +186,6 @@ def test_scans_are_added_answered_and_cited_with_their_page(make_assistant: Call
         ("长江流域专家咨询委员会由谁设立？", "设立专家咨询委员会", "p. 2, OCR"),
         ("How many stages did the plenary session divide the building of the model city into?",
          "divide into three stages", "p. 1, OCR"),
-        ("长江流域发展规划由哪个部门编制？", "国务院发展改革部门", "p. 1, OCR"),  # the degraded page
     ]
     for rebuilt in (False, True):
         if rebuilt:

@@ -152,7 +152,7 @@ def test_the_web_app_sees_documents_added_and_removed_by_the_cli(web_app, tmp_pa
 
 # --- interrupted ingestion -----------------------------------------------------------------------
 
-FILES, PARAGRAPHS = 6, 4  # 24 chunks: enough to stop part-way, few to embed twice in new processes
+FILES, PARAGRAPHS = 4, 4  # 16 chunks: enough to stop part-way, few to embed twice in new processes
 _BAR = re.compile(r"(\d+)/(\d+) \[(\d\d:\d\d)<(\d\d:\d\d), +([\d.]+)chunk/s")
 
 

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -52,7 +51,7 @@ from assistant.web import (
 )
 from assistant.web.handlers import WebApp, document_filters
 from assistant.web.i18n import text
-from tests.servers import silent_server
+from tests.servers import serving, silent_server
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -939,14 +938,8 @@ def loopback_site(pages: dict[str, bytes]) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def rows_shown(answer: Locator) -> dict[str, str]:
