@@ -138,9 +138,9 @@ def test_the_dictionary_cache_is_kept_where_the_settings_say(make_assistant, tmp
     monkeypatch.setattr(relevance, "parse_cedict", lambda lines: fresh)
     monkeypatch.setattr(relevance, "_lexicon_cache", None)
     try:
-        for shared, expected in ((tmp_path / "shared", tmp_path / "shared"), (None, None)):
+        for shared in (tmp_path / "shared", None):
             assistant = make_assistant(cache_dir=shared)
-            folder = expected or assistant.settings.data_dir / "cache"
+            folder = shared or assistant.settings.data_dir / "cache"
             relevance.lexicon.cache_clear()
             assert relevance.lexicon() is fresh
             assert [p.name.startswith("cedict-") for p in folder.iterdir()] == [True]
