@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, STORES, machine_facts, save_result
 
-from assistant.answering import FRAMING, Answerer
+from assistant.answering import Answerer, frame
 from assistant.documents import Answer, Passage
 from assistant.embedding import embedding_text
 from assistant.evidence import REFUSAL
@@ -69,7 +69,9 @@ DIRECTIONS = ("zh_en", "en_zh", "zh_zh")
 DEPTH = 10
 # An ASCII space after a Chinese sentence end (with or without a [n] marker in between): Chinese
 # sentences run on without spaces, so this is the "reads naturally" check of the answers.
-SPACED_CHINESE = re.compile(r"[。！？；：…](?:\[\d+\])*[ \t]+\S")
+# "…" ends a Chinese sentence only after a Chinese character: after English it is a trimmed English quote,
+# which the next English quote follows after a space.
+SPACED_CHINESE = re.compile(r"(?:[。！？；：]|(?<=[\u3400-\u9fff])…)(?:\[\d+\])*[ \t]+\S")
 
 
 def load_questions() -> dict[str, Any]:
@@ -337,7 +339,8 @@ def answer_checks(ask: Callable[[str], Answer], data: dict[str, Any]) -> dict[st
 def framed_in_question_language(question: str, answer: Answer) -> bool:
     language = detect_language(question)
     if answer.grounded:
-        return answer.language == language and answer.text.startswith(FRAMING[language])
+        first = answer.citations[0].passage
+        return answer.language == language and answer.text.startswith(frame(first, language))
     return answer.language == language and answer.text == REFUSAL[language]
 
 

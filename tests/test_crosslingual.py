@@ -43,8 +43,9 @@ ARTICLE_START = re.compile(rf"(?m)^第[{_NUMERAL}]+条(?=\s)")
 REPORT_HEADING = re.compile(r"^[一二三四五六七八九十]+、")
 REPORT_SUBHEADING = re.compile(r"^[（(][一二三四五六七八九十]+[）)]")
 # An ASCII space after a Chinese sentence end, with or without a [n] marker between: Chinese
-# sentences run on without spaces (the same check as bench/crosslingual.py).
-SPACED_CHINESE = re.compile(r"[。！？；：…](?:\[\d+\])*[ \t]+\S")
+# sentences run on without spaces (the same check as bench/crosslingual.py; "…" after English text is a
+# trimmed English quote, which the next English quote follows after a space).
+SPACED_CHINESE = re.compile(r"(?:[。！？；：]|(?<=[\u3400-\u9fff])…)(?:\[\d+\])*[ \t]+\S")
 
 
 @pytest.fixture(scope="module")
