@@ -136,7 +136,7 @@ def build(size: int, mode: str, server: tuple[str, int, int] | None, rebuild: bo
     retriever.lexical.refresh()
     lexical_s = time.perf_counter() - started
     result = {"size": size, "mode": mode, "chunks": store.count_chunks(), "documents": len(store.documents()),
-              "keyword_index_ready_s": round(lexical_s, 1), "keyword_index_rebuilt": retriever.lexical.rebuilds > 0,
+              "keyword_index_ready_s": round(lexical_s, 1), "keyword_index_rebuilt": retriever.lexical.builds > 0,
               "data_dir": str(settings.data_dir)}
     if "write_s" in locals():
         result["write_s"] = round(write_s, 1)
